@@ -211,9 +211,8 @@ impl Client {
             url_q.query_pairs_mut().extend_pairs(ep.query.iter());
         }
         let shown = if ep.secret_path {
-            let mut u = url_q.clone();
-            u.set_path(ep.template);
-            redact_url(&u)
+            // The path holds a secret: show the route template instead.
+            format!("{}{}", self.inner.base, ep.template)
         } else {
             redact_url(&url_q)
         };

@@ -703,6 +703,21 @@ pub fn delete_repo(kind: RepoType, repo: &RepoId) -> Endpoint<()> {
 // ------------------------------------------------------------------------------------------
 // Repo lists (SERVER.md §5.1, §3.1)
 
+/// `GET /api/v1/{type}?search=&per=&page=`: the public catalogue of one kind (plus private repos
+/// the caller can read), typed by kind. `{msg,data,total}`; nested for MCP servers (§3.1, §5.1).
+pub fn repo_list<T: RepoDetail>(search: Option<&str>, per: u32, page: u32) -> Endpoint<Paged<T>> {
+    Endpoint::new(
+        Method::GET,
+        "/api/v1/{type}",
+        format!("/api/v1/{}", T::KIND.rest_segment()),
+        Envelope::Paged,
+    )
+    .query_opt("search", search.filter(|s| !s.is_empty()))
+    .query("per", per)
+    .query("page", page)
+    .not_found(NotFoundMeans::Other)
+}
+
 /// `GET /api/v1/user/{username}/{type}?per=&page=`, typed by kind.
 pub fn user_repos<T: RepoDetail>(
     username: &str,
@@ -856,16 +871,8 @@ pub fn finetune_list(
     )
 }
 
-/// `GET /api/v1/models/{ns}/{name}/finetune/{id}`: one fine-tune instance.
-pub fn finetune_get(repo: &RepoId, id: i64) -> Endpoint<Deploy> {
-    Endpoint::new(
-        Method::GET,
-        "/api/v1/models/{ns}/{name}/finetune/{id}",
-        deploy_path(repo, "finetune", id),
-        Envelope::Data,
-    )
-    .not_found(NotFoundMeans::Other)
-}
+// No `finetune_get`: the server has no `GET /models/{ns}/{name}/finetune/{id}` (SERVER.md §11
+// lists PUT/DELETE on that path only; the spec agrees). Find an instance in [`finetune_list`].
 
 /// `PUT /api/v1/models/{ns}/{name}/finetune/{id}/start`.
 pub fn finetune_start(repo: &RepoId, id: i64) -> Endpoint<()> {

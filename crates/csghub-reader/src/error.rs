@@ -255,6 +255,15 @@ pub enum Error {
         repo_id: String,
     },
 
+    /// `tokenizer.json` could not be loaded by the `tokenizers` crate.
+    #[error("{path}: cannot load tokenizer: {reason}")]
+    Tokenizer {
+        /// The tokenizer file (or the model directory if there is none).
+        path: PathBuf,
+        /// The tokenizers crate's message.
+        reason: String,
+    },
+
     /// A dataset README's YAML front matter could not be parsed or has the wrong shape.
     #[error("{path}: invalid dataset card YAML: {reason}")]
     InvalidDatasetCard {

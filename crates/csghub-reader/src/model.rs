@@ -148,6 +148,23 @@ impl ModelDir {
     }
 }
 
+#[cfg(feature = "tokenizer")]
+impl ModelDir {
+    /// Load `tokenizer.json` with the `tokenizers` crate.
+    pub fn tokenizer(&self) -> Result<tokenizers::Tokenizer> {
+        let Some(path) = &self.tokenizer.tokenizer_json else {
+            return Err(Error::MissingFile {
+                path: self.root.join("tokenizer.json"),
+                hint: "only tokenizer.json (fast tokenizers) can be loaded",
+            });
+        };
+        tokenizers::Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
+            path: path.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
 /// Entry point mirroring `AutoModel*.from_pretrained`.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelRepo;

@@ -211,3 +211,27 @@ fn builder_redacts_token_and_selects_files() {
         ["config.json", "model.safetensors"]
     );
 }
+
+#[cfg(feature = "tokenizer")]
+#[test]
+fn demo_tokenizer_loads_and_encodes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_demo_llama(dir.path()).unwrap();
+    let model = ModelDir::open(dir.path()).unwrap();
+    let tok = model.tokenizer().unwrap();
+    assert_eq!(tok.get_vocab_size(true), tiny_llama::VOCAB);
+    let enc = tok.encode("Hello world, csghub!", false).unwrap();
+    // Lowercased, split on whitespace/punctuation; unknown pieces map to <unk> (0).
+    assert_eq!(enc.get_ids(), [3, 4, 0, 8, 0]);
+    assert_eq!(tok.token_to_id("</s>"), Some(2));
+}
+
+#[cfg(feature = "tokenizer")]
+#[test]
+fn corrupt_tokenizer_json_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_demo_llama(dir.path()).unwrap();
+    std::fs::write(dir.path().join("tokenizer.json"), "{\"model\": 3}").unwrap();
+    let err = ModelDir::open(dir.path()).unwrap().tokenizer().unwrap_err();
+    assert!(matches!(err, Error::Tokenizer { .. }), "{err}");
+}

@@ -1,4 +1,17 @@
 //! `csghub-transfer`: moving bytes between a CSGHub server and the cache or a local folder.
 //!
 //! One job: parallel, resumable, verified downloads and uploads, reporting progress through a
-//! small trait. It never prints.
+//! small trait ([`Reporter`]). It never prints and reads no environment variable.
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod error;
+pub mod listing;
+mod patterns;
+mod progress;
+mod retry;
+
+pub use error::TransferError;
+pub use patterns::Filter;
+pub use progress::{FileOutcome, NoProgress, Reporter};
+pub use retry::RetryPolicy;

@@ -935,10 +935,55 @@ pub fn user_repos(hub: &Arc<Hub>, req: &Req, owner: &str, t: RepoType, _org: boo
     }
 }
 
-/// `DeployRequest`.
+/// `GET /api/v1/{models|datasets|codes|spaces|mcps|skills}?search=&sort=&per=&page=` (§5.1):
+/// public repos plus the private ones the caller can read; `{msg, data, total}`, nested for mcps
+/// (§3.1). `search` matches the path case-insensitively; an unknown `sort` is 400 `REQ-ERR-6`.
+pub fn repo_list(hub: &Arc<Hub>, req: &Req, t: RepoType) -> Resp {
+    let st = hub.store.lock();
+    let c = match caller(&st, req) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let (per, page) = match paging(req, 50) {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    match req.q("sort") {
+        None
+        | Some(
+            "" | "trending" | "recently_update" | "most_download" | "most_favorite" | "most_star",
+        ) => {}
+        Some(_) => return api_err(400, "REQ-ERR-6", None),
+    }
+    let search = req.q("search").unwrap_or("").to_ascii_lowercase();
+    let all: Vec<Value> = st
+        .repos
+        .values()
+        .filter(|r| r.repo_type == t && r.path().to_ascii_lowercase().contains(&search))
+        .filter(|r| st.can_read(r, c.user()))
+        .map(|r| repo_json(&st, r, c.user()))
+        .collect();
+    let total = all.len();
+    let data: Vec<Value> = all
+        .into_iter()
+        .skip(((page - 1) * per) as usize)
+        .take(per as usize)
+        .collect();
+    if t == RepoType::Mcp {
+        json_resp(
+            200,
+            json!({"msg": "OK", "data": {"data": data, "total": total}}),
+        )
+    } else {
+        json_resp(200, json!({"msg": "OK", "data": data, "total": total}))
+    }
+}
+
+/// `DeployRequest` (spec `types.DeployRequest`): the id travels as `deploy_id` and `model_id` is
+/// the model path string (pycsghub prints `data[].deploy_id` and `model_id`, PYCSGHUB.md §3.8).
 pub(crate) fn deploy_json(d: &crate::store::Deploy) -> Value {
     json!({
-        "id": d.id, "deploy_name": d.deploy_name, "space_id": 0, "model_id": 0, "status": d.status,
+        "deploy_id": d.id, "deploy_name": d.deploy_name, "space_id": 0, "model_id": d.model, "status": d.status,
         "git_path": d.model, "git_branch": "main", "env": "", "hardware": "{\"cpu\":{\"num\":\"2\"}}",
         "image_id": "", "cost_per_hour": 0, "cluster_id": "local", "secure_level": 1,
         "svc_name": format!("svc-{}", d.id), "endpoint": format!("http://127.0.0.1/endpoint/{}", d.id),

@@ -65,6 +65,9 @@ pub enum Route {
     ApiCreateRepo {
         t: RepoType,
     },
+    ApiList {
+        t: RepoType,
+    },
     ApiRepo {
         r: RepoRef,
     },
@@ -176,7 +179,7 @@ impl Route {
             Route::CommitJson { .. } => "commit",
             Route::UploadFile { .. } => "upload_file",
             Route::TokenInfo { .. } => "token",
-            Route::UserRepos { .. } | Route::OrgRepos { .. } => "repo_list",
+            Route::ApiList { .. } | Route::UserRepos { .. } | Route::OrgRepos { .. } => "repo_list",
             Route::UserRun { .. } | Route::UserFinetunes { .. } => "deploy_list",
             Route::Deploy { .. } => "deploy",
         }
@@ -350,6 +353,9 @@ fn classify_api(m: &str, rest: &[&str], tail: &dyn Fn(usize) -> Option<String>) 
         [types] if m == "POST" => Some(Route::ApiCreateRepo {
             t: RepoType::from_plural(types)?,
         }),
+        [types] if get => Some(Route::ApiList {
+            t: RepoType::from_plural(types)?,
+        }),
         [types, ns, name, more @ ..] => {
             let r = rr(RepoType::from_plural(types)?, ns, name);
             classify_repo(m, r, more, tail)
@@ -490,6 +496,7 @@ pub async fn handle(
                 Route::Raw { r, path } if req.method == Method::GET => {
                     read::raw_get(hub, req, &r, &path)
                 }
+                Route::ApiList { t } => read::repo_list(hub, req, t),
                 Route::UserRepos { user, t } => read::user_repos(hub, req, &user, t, false),
                 Route::OrgRepos { org, t } => read::user_repos(hub, req, &org, t, true),
                 Route::UserRun { user, kind } => read::user_deploys(hub, req, &user, Some(&kind)),

@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
         .expect("csghub-reader accepted a file the safetensors crate rejects");
     assert_eq!(file.len(), reference.len());
     for view in file.tensors() {
-        let theirs = reference.tensor(view.name).expect("tensor missing in reference");
+        let theirs = reference
+            .tensor(view.name)
+            .expect("tensor missing in reference");
         assert_eq!(view.dtype, theirs.dtype());
         assert_eq!(view.shape, theirs.shape());
         assert_eq!(view.bytes, theirs.data());

@@ -1,0 +1,41 @@
+//! Progress reporting: the library calls a [`Reporter`]; only the CLI draws bars.
+
+/// How one file ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Downloaded (or uploaded) and verified.
+    Transferred,
+    /// Already present and up to date: nothing sent.
+    Cached,
+}
+
+/// Receives progress events. Every method has an empty default; implementations must be cheap
+/// (they are called from download tasks) and thread-safe.
+pub trait Reporter: Send + Sync {
+    /// The work is known: `files` files, `bytes` bytes still to transfer.
+    fn on_plan(&self, files: usize, bytes: u64) {
+        let _ = (files, bytes);
+    }
+    /// A file starts (`resumed_from` bytes were already on disk).
+    fn on_file_start(&self, path: &str, size: u64, resumed_from: u64) {
+        let _ = (path, size, resumed_from);
+    }
+    /// `bytes` more bytes of `path` arrived (or were sent).
+    fn on_file_progress(&self, path: &str, bytes: u64) {
+        let _ = (path, bytes);
+    }
+    /// A file is done.
+    fn on_file_done(&self, path: &str, outcome: FileOutcome) {
+        let _ = (path, outcome);
+    }
+    /// A request is retried after `error`, waiting `delay`.
+    fn on_retry(&self, what: &str, attempt: u32, delay: std::time::Duration, error: &str) {
+        let _ = (what, attempt, delay, error);
+    }
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Reporter for NoProgress {}
