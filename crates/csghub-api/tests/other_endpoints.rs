@@ -171,6 +171,34 @@ async fn org_repos_nested_and_msg_envelopes() {
     assert!(endpoints::user_repos::<Model>("../x", 1, 1).is_err());
 }
 
+#[tokio::test]
+async fn repo_list_sends_search_only_when_given() {
+    let body = json!({"msg": "OK", "data": [{"path": "a/b c"}], "total": 7});
+    let server = hub(json(200, body.clone())).await;
+    let page = client(&server)
+        .execute(endpoints::repo_list::<Dataset>(Some("b c&d"), 5, 2))
+        .await
+        .unwrap();
+    assert_target(
+        &only_request(&server).await,
+        "GET",
+        "/api/v1/datasets",
+        Some("search=b+c%26d&per=5&page=2"),
+    );
+    assert_eq!((page.items[0].path.as_str(), page.total), ("a/b c", 7));
+    let server = hub(json(200, body)).await;
+    client(&server)
+        .execute(endpoints::repo_list::<Model>(Some(""), 50, 1))
+        .await
+        .unwrap();
+    assert_target(
+        &only_request(&server).await,
+        "GET",
+        "/api/v1/models",
+        Some("per=50&page=1"),
+    );
+}
+
 fn deploy_json(id: i64) -> serde_json::Value {
     json!({"deploy_id": id, "deploy_name": "d", "status": "Running", "endpoint": "http://e", "model_id": "ns/name",
         "instances": null, "git_branch": "main", "min_replica": 1, "max_replica": 1, "engine_args": "", "pay_mode": "free"})

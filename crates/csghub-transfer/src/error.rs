@@ -5,9 +5,9 @@ use std::path::PathBuf;
 /// What went wrong in a transfer. Messages name the file or URL and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
-    /// An API call failed (auth, not found, server error ...).
+    /// An API call failed (auth, not found, server error ...). Boxed: the API error is large.
     #[error(transparent)]
-    Api(#[from] csghub_api::Error),
+    Api(Box<csghub_api::Error>),
     /// The cache refused or failed.
     #[error(transparent)]
     Cache(#[from] csghub_cache::CacheError),
@@ -95,7 +95,21 @@ pub enum TransferError {
     },
 }
 
+impl From<csghub_api::Error> for TransferError {
+    fn from(e: csghub_api::Error) -> Self {
+        TransferError::Api(Box::new(e))
+    }
+}
+
 impl TransferError {
+    /// The API error, if this is one (to match on its variants).
+    pub fn api(&self) -> Option<&csghub_api::Error> {
+        match self {
+            TransferError::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Whether retrying the same operation may succeed (network trouble, 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match self {

@@ -15,3 +15,8 @@ pub use error::TransferError;
 pub use patterns::Filter;
 pub use progress::{FileOutcome, NoProgress, Reporter};
 pub use retry::RetryPolicy;
+mod download;
+
+pub use download::{
+    DownloadConfig, Downloaded, Downloader, Plan, PlannedFile, Request, Target, cache_repo, tree_of,
+};

@@ -86,10 +86,16 @@ pub async fn list(
             match tree_listing(client, kind, repo, &commit).await {
                 // Dataset REST reads need login (§0.11); the HF tree does not. It has no sha256,
                 // but the blob id still verifies every byte (for LFS files through the pointer).
-                Err(TransferError::Api(csghub_api::Error::Unauthorized {
-                    bad_token: false,
-                    ..
-                })) if kind == RepoType::Dataset => {
+                Err(TransferError::Api(e))
+                    if kind == RepoType::Dataset
+                        && matches!(
+                            *e,
+                            csghub_api::Error::Unauthorized {
+                                bad_token: false,
+                                ..
+                            }
+                        ) =>
+                {
                     hf_tree_listing(client, kind, repo, &commit).await?
                 }
                 other => other?,

@@ -265,9 +265,11 @@ impl Hub {
             .q("X-Amz-Expires")
             .and_then(|d| d.parse().ok())
             .ok_or_else(bad)?;
+        // Like SigV4, the signature covers the parameters the URL carries: a URL presigned
+        // without `response-content-disposition` (LFS batch download) is as valid as one with it.
         let extra_sig: String = extra_keys
             .iter()
-            .map(|k| format!("{k}={};", req.q(k).unwrap_or("")))
+            .filter_map(|k| req.q(k).map(|v| format!("{k}={v};")))
             .collect();
         let want = self.sign(&format!("{method}\n{key}\n{date}\n{ttl}\n{extra_sig}"));
         if req.q("X-Amz-Signature") != Some(want.as_str()) {

@@ -1013,8 +1013,21 @@ async fn lfs_basic_and_multipart_uploads() {
     let (_, v) = t
         .send_json(Method::POST, batch, Some(ALICE_TOKEN), json!({"operation": "download", "objects": [{"oid": oid2, "size": 2500}, {"oid": "0".repeat(64), "size": 1}]}))
         .await;
-    assert!(v["objects"][0]["actions"]["download"]["href"].is_string());
     assert_eq!(v["objects"][1]["error"]["code"], 404);
+    // The presigned download URL (no content-disposition) fetches the object; the signature
+    // covers the query it carries, so adding a parameter breaks it.
+    let href = v["objects"][0]["actions"]["download"]["href"]
+        .as_str()
+        .unwrap();
+    let r = follow.get(href).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], &data2[..]);
+    let r = follow
+        .get(format!("{href}&response-content-disposition=attachment"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }
 
 // §0.20, §1.3: `%2F` is decoded before routing, so `refs/pr/1` cannot be a path segment.
@@ -1066,6 +1079,28 @@ async fn list_routes_use_three_envelopes() {
         (v["msg"].as_str(), v["data"]["total"].as_u64()),
         (Some("OK"), Some(1))
     );
+    // The public catalogue `GET /api/v1/{type}` (§5.1): `{msg, data, total}`, nested for mcps,
+    // `search` filters, an unknown `sort` is 400 REQ-ERR-6.
+    let (s, v) = t
+        .json("/api/v1/datasets?search=DEMO&per=10&page=1", None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(v.get("message").is_none());
+    assert_eq!(
+        (v["msg"].as_str(), v["total"].as_u64()),
+        (Some("OK"), Some(1))
+    );
+    assert_eq!(v["data"][0]["path"], "OpenCSG/demo-dataset");
+    let (_, v) = t.json("/api/v1/models?search=nothing-matches", None).await;
+    assert_eq!(
+        (v["total"].as_u64(), v["data"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
+    let (_, v) = t.json("/api/v1/mcps", None).await;
+    assert_eq!(v["data"]["data"][0]["path"], "OpenCSG/demo-mcpserver");
+    assert_eq!(v["data"]["total"], 1);
+    let (s, v) = t.json("/api/v1/models?sort=best", None).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("REQ-ERR-6")));
     let (s, v) = t
         .json(
             "/api/v1/models/OpenCSG/demo-model/commits?per=1&page=1",
@@ -1218,6 +1253,11 @@ async fn inference_and_finetune_instances() {
         (s, v["message"].as_str(), v["total"].as_u64()),
         (200, Some("OK"), Some(1))
     );
+    // `types.DeployRequest`: `deploy_id` (not `id`), `model_id` is the model path (what pycsghub
+    // prints, PYCSGHUB.md §3.8).
+    assert_eq!(v["data"][0]["deploy_id"], id);
+    assert!(v["data"][0].get("id").is_none());
+    assert_eq!(v["data"][0]["model_id"], "OpenCSG/demo-model");
     assert_eq!(
         t.json("/api/v1/user/alice/run/model", Some(BOB_TOKEN))
             .await
