@@ -129,7 +129,15 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     if !s.chars().any(char::is_control) {
         return Cow::Borrowed(s);
     }
-    Cow::Owned(s.chars().flat_map(char::escape_default).collect::<String>().replace("\\'", "'").replace("\\\"", "\""))
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `1536` → `1.5 KiB`.
@@ -195,6 +203,7 @@ mod tests {
     fn sanitize_escapes_terminal_control() {
         assert_eq!(sanitize("plain/文件.txt"), "plain/文件.txt");
         assert_eq!(sanitize("a\x1b[31mred\nx"), "a\\u{1b}[31mred\\nx");
+        assert_eq!(sanitize("文\t"), "文\\t");
     }
 
     #[test]

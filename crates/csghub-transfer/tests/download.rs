@@ -346,8 +346,8 @@ async fn missing_repo_revision_and_file_are_clear_errors() {
         .unwrap_err();
     assert!(
         matches!(
-            err,
-            TransferError::Api(csghub_api::Error::Unauthorized {
+            err.api(),
+            Some(csghub_api::Error::Unauthorized {
                 bad_token: true,
                 ..
             })
