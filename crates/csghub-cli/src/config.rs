@@ -123,6 +123,8 @@ pub enum TokenSource {
     Env,
     /// A token file.
     File(PathBuf),
+    /// Typed at the `login` prompt or piped to it.
+    Input,
 }
 
 impl fmt::Display for TokenSource {
@@ -131,6 +133,7 @@ impl fmt::Display for TokenSource {
             TokenSource::Flag => f.write_str("-k/--token"),
             TokenSource::Env => f.write_str(ENV_TOKEN),
             TokenSource::File(p) => write!(f, "token file {}", p.display()),
+            TokenSource::Input => f.write_str("your input"),
         }
     }
 }
@@ -153,6 +156,8 @@ pub struct Config {
     /// `CSGHUB_CACHE` (raw) and home, to resolve the cache root on demand.
     cache_env: Option<OsString>,
     home: Option<PathBuf>,
+    /// `CSGHUB_TOKEN` is set (it overrides a saved token; `login`/`logout` warn about it).
+    pub env_token_set: bool,
     /// Offline mode requested by environment.
     pub offline: bool,
     /// `NO_COLOR`.
@@ -260,6 +265,7 @@ impl Config {
             token_warning,
             cache_env: env.cache.clone(),
             home: env.home.clone(),
+            env_token_set: env.token.as_deref().is_some_and(|t| !t.trim().is_empty()),
             offline: env.offline,
             no_color: env.no_color,
             disable_xnet: env.disable_xnet.clone(),

@@ -247,12 +247,28 @@ pub enum Error {
     },
 
     /// A repo id was given but this build cannot fetch or find it in a cache yet.
+    /// The repo id is not in the cache (offline, or built without the `download` feature).
     #[error(
-        "cannot load {repo_id:?}: downloading and cache lookup are not implemented in this build of csghub-reader yet; pass a local directory instead"
+        "{repo_id} at {revision} is not in the cache {cache}: {reason}; download it first (online), or check the revision and cache dir"
     )]
-    DownloadNotImplemented {
+    NotCached {
         /// The repo id asked for.
         repo_id: String,
+        /// The revision asked for.
+        revision: String,
+        /// The cache root.
+        cache: PathBuf,
+        /// What was missing.
+        reason: String,
+    },
+
+    /// Downloading the files loading needs failed.
+    #[error("downloading {repo_id}: {reason}")]
+    Download {
+        /// The repo id asked for.
+        repo_id: String,
+        /// The transfer error, as text (it names the file and what to do).
+        reason: String,
     },
 
     /// `tokenizer.json` could not be loaded by the `tokenizers` crate.

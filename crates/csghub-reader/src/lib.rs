@@ -15,6 +15,8 @@ pub mod config;
 pub mod datasets;
 pub mod demo;
 mod error;
+#[cfg(feature = "download")]
+mod hub;
 pub mod model;
 pub mod weights;
 

@@ -172,9 +172,8 @@ pub struct ModelRepo;
 impl ModelRepo {
     /// Load a model by local directory path or repo id with default options.
     ///
-    /// Like transformers, an existing directory is used as is. A repo id (`ns/name`) needs the
-    /// cache/download integration, which this build does not have yet: it returns
-    /// [`Error::DownloadNotImplemented`].
+    /// Like transformers, an existing directory is used as is; a repo id (`ns/name`) is
+    /// downloaded (feature `download`) or found in the cache. See [`FromPretrained::load`].
     pub fn from_pretrained(name_or_path: impl Into<String>) -> Result<ModelDir> {
         Self::builder(name_or_path).load()
     }
@@ -281,23 +280,123 @@ impl FromPretrained {
             .collect()
     }
 
-    /// Load: an existing local directory is opened directly. For a repo id, this build has no
-    /// cache lookup or download yet and returns [`Error::DownloadNotImplemented`].
+    /// Load: an existing local directory is opened directly (as in transformers). A repo id is
+    /// resolved in the cache (`cache_dir`, else `$CSGHUB_CACHE`, else `~/.cache/csg/hub`); with
+    /// the `download` feature and not `offline`, the files loading needs are fetched first,
+    /// verified, through csghub-transfer. Blocking: from async code use
+    /// [`load_async`](Self::load_async).
     pub fn load(self) -> Result<ModelDir> {
+        if let Some(dir) = self.local_dir()? {
+            return ModelDir::open(dir);
+        }
+        #[cfg(feature = "download")]
+        if !self.offline {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                return Err(Error::Download {
+                    repo_id: self.name_or_path,
+                    reason: "load() blocks; inside an async runtime call load_async().await".into(),
+                });
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Download {
+                    repo_id: self.name_or_path.clone(),
+                    reason: format!("cannot start a runtime: {e}"),
+                })?;
+            return rt.block_on(self.load_async());
+        }
+        self.load_from_cache()
+    }
+
+    /// [`load`](Self::load) for async callers.
+    #[cfg(feature = "download")]
+    pub async fn load_async(self) -> Result<ModelDir> {
+        if let Some(dir) = self.local_dir()? {
+            return ModelDir::open(dir);
+        }
+        if self.offline {
+            return self.load_from_cache();
+        }
+        let dir = crate::hub::download(&self).await?;
+        ModelDir::open(dir)
+    }
+
+    /// `Some(dir)` for an existing directory; an error for something that is neither a
+    /// directory nor a repo id.
+    fn local_dir(&self) -> Result<Option<PathBuf>> {
         let path = Path::new(&self.name_or_path);
         if path.is_dir() {
-            return ModelDir::open(path);
+            return Ok(Some(path.to_path_buf()));
         }
         if !is_repo_id(&self.name_or_path) {
             return Err(Error::InvalidRepoId {
-                name: self.name_or_path,
+                name: self.name_or_path.clone(),
             });
         }
-        // The download/cache path is wired by the lead (csghub-cache + csghub-transfer); the
-        // `download` feature only reserves the switch for now.
-        Err(Error::DownloadNotImplemented {
-            repo_id: self.name_or_path,
+        Ok(None)
+    }
+
+    /// The revision asked for (`main` by default, like pycsghub).
+    pub(crate) fn revision_or_default(&self) -> &str {
+        self.revision.as_deref().unwrap_or("main")
+    }
+
+    pub(crate) fn cache(&self) -> Result<csghub_cache::CacheDir> {
+        csghub_cache::CacheDir::from_env_or_default(self.cache_dir.clone()).map_err(|e| {
+            Error::NotCached {
+                repo_id: self.name_or_path.clone(),
+                revision: self.revision_or_default().to_string(),
+                cache: self.cache_dir.clone().unwrap_or_default(),
+                reason: e.to_string(),
+            }
         })
+    }
+
+    #[cfg(feature = "download")]
+    pub(crate) fn endpoint_opt(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    #[cfg(feature = "download")]
+    pub(crate) fn token_opt(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    #[cfg(feature = "download")]
+    pub(crate) fn extra_files(&self) -> &[String] {
+        &self.extra_files
+    }
+
+    /// Resolve from the cache alone: the snapshot of the revision, which must hold `config.json`.
+    fn load_from_cache(&self) -> Result<ModelDir> {
+        let cache = self.cache()?;
+        let revision = self.revision_or_default();
+        let not_cached = |reason: String| Error::NotCached {
+            repo_id: self.name_or_path.clone(),
+            revision: revision.to_string(),
+            cache: cache.root().to_path_buf(),
+            reason,
+        };
+        let (ns, name) = self
+            .name_or_path
+            .split_once('/')
+            .ok_or_else(|| not_cached("not a repo id".into()))?;
+        let id = csghub_cache::RepoId::new(ns, name).map_err(|e| not_cached(e.to_string()))?;
+        let repo = cache.repo(csghub_cache::RepoRef::new(
+            csghub_cache::RepoType::Model,
+            id,
+        ));
+        let snap = repo
+            .resolve_snapshot(revision)
+            .map_err(|e| not_cached(e.to_string()))?;
+        if !snap.path.join(CONFIG_FILE).is_file() {
+            return Err(not_cached(format!(
+                "{CONFIG_FILE} is not in the cached snapshot {}",
+                snap.commit
+            )));
+        }
+        ModelDir::open(snap.path)
     }
 }
 

@@ -145,11 +145,18 @@ fn corrupt_generation_config_is_an_error() {
 }
 
 #[test]
-fn repo_id_without_download_support_says_so() {
-    let err = ModelRepo::from_pretrained("OpenCSG/csg-wukong-1B").unwrap_err();
+fn repo_id_not_in_the_cache_offline_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let err = ModelRepo::builder("OpenCSG/csg-wukong-1B")
+        .cache_dir(cache.path())
+        .offline(true)
+        .load()
+        .unwrap_err();
     assert!(
-        matches!(&err, Error::DownloadNotImplemented { repo_id } if repo_id == "OpenCSG/csg-wukong-1B")
+        matches!(&err, Error::NotCached { repo_id, .. } if repo_id == "OpenCSG/csg-wukong-1B"),
+        "{err}"
     );
+    assert!(err.to_string().contains("download it first"), "{err}");
 }
 
 #[test]

@@ -230,9 +230,10 @@ impl Downloader {
                     // The network is down or the server failing: answer from the cache at once
                     // if it can (as huggingface_hub does), else retry with backoff.
                     if attempt == 0
-                        && let Ok(plan) = self.offline_plan(req, &repo_cache) {
-                            return Ok((plan, None));
-                        }
+                        && let Ok(plan) = self.offline_plan(req, &repo_cache)
+                    {
+                        return Ok((plan, None));
+                    }
                     attempt += 1;
                     match self
                         .config

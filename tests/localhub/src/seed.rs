@@ -201,8 +201,35 @@ pub fn interop(hub: &LocalHub) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The demo seed: accounts, a small model `OpenCSG/demo-model` and a dataset, and one repo of
-/// every other type so listings of all six kinds have something to show.
+/// The files of the demo model: a tiny Llama-shaped model (config, generation config,
+/// tokenizer, two safetensors shards and their index) from csghub-reader's generator.
+pub fn demo_model_files() -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let dir = tempfile_dir()?;
+    let names = csghub_reader::demo::write_demo_llama(&dir)
+        .map_err(|e| StoreError::Invalid(format!("demo model: {e}")))?;
+    let mut files = Vec::new();
+    for name in names {
+        let bytes = std::fs::read(dir.join(&name))?;
+        files.push((name, bytes));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(files)
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, StoreError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "csghub-localhub-demo-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The demo seed: accounts, the tiny Llama model `OpenCSG/demo-model` ([`demo_model_files`]), a
+/// dataset, and one repo of every other type so listings of all six kinds have something to show.
 pub fn demo(hub: &LocalHub) -> Result<(), StoreError> {
     empty(hub)?;
     repo_with_files(
@@ -210,14 +237,7 @@ pub fn demo(hub: &LocalHub) -> Result<(), StoreError> {
         RepoType::Model,
         "OpenCSG/demo-model",
         false,
-        vec![
-            (
-                "config.json".into(),
-                br#"{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":256}"#.to_vec(),
-            ),
-            ("generation_config.json".into(), br#"{"bos_token_id":1,"eos_token_id":2}"#.to_vec()),
-            ("model.safetensors".into(), pseudo_random(7, 256 * 1024)),
-        ],
+        demo_model_files()?,
         "add demo model",
     )?;
     repo_with_files(
