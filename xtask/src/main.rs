@@ -5,9 +5,11 @@
 //! - `demo`: the README's first command: a local hub with the demo seed, and the main job against it.
 //! - `test`: every test, with the Python venv the interop tests need (the README's test command).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
+//! - `bench download`: csghub-rs against curl on the local hub (ratios, requests, peak RSS).
 
 #![deny(clippy::unwrap_used)]
 
+mod bench;
 mod codegen;
 mod demo;
 
@@ -56,6 +58,23 @@ enum Cmd {
     },
     /// What CI runs: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
     Ci,
+    /// Benchmarks against reference tools in the same run (`download`).
+    Bench {
+        /// Which benchmark(s).
+        what: Vec<String>,
+    },
+    /// The benchmark itself, inside the optimised build.
+    #[command(hide = true)]
+    BenchRun {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// One measured csghub-rs run of a benchmark.
+    #[command(hide = true)]
+    BenchChild {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn workspace_root() -> PathBuf {
@@ -78,6 +97,9 @@ fn main() -> ExitCode {
         Cmd::Demo => demo::run(),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Ci => ci(&root),
+        Cmd::Bench { what } => bench::run(&root, &what),
+        Cmd::BenchRun { args } => bench::bench_run(&args),
+        Cmd::BenchChild { args } => bench::bench_child(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -475,6 +475,18 @@ impl PartialBlob {
     /// Returns the lock so the caller can link snapshots while still holding it. On a checksum mismatch
     /// the partial and sidecar are deleted.
     pub fn finish(self, expected: Expected) -> Result<BlobLock> {
+        self.finish_inner(expected, None)
+    }
+
+    /// Like [`finish`](Self::finish), with digests the caller computed over this partial file's
+    /// bytes while they arrived (in order, e.g. following [`completed`](Self::completed)), so the
+    /// file is not read a second time. `git_sha1` may be empty when a `sha256` is expected: the
+    /// ETag then matches through the LFS pointer. Mismatches delete the partial, as `finish` does.
+    pub fn finish_with_digests(self, expected: Expected, digests: FileDigests) -> Result<BlobLock> {
+        self.finish_inner(expected, Some(digests))
+    }
+
+    fn finish_inner(self, expected: Expected, digests: Option<FileDigests>) -> Result<BlobLock> {
         let missing: u64 = self.missing().iter().map(|r| r.end - r.start).sum();
         if missing > 0 {
             return Err(CacheError::PartialIncomplete {
@@ -483,7 +495,10 @@ impl PartialBlob {
             });
         }
         self.file.sync_all().ctx("fsync partial", &self.path)?;
-        let digests = hash_file(&self.path)?;
+        let digests = match digests {
+            Some(d) => d,
+            None => hash_file(&self.path)?,
+        };
         let mut expected = expected;
         expected.size.get_or_insert(self.size);
         if let Err(e) = check_expected(&self.path, &digests, &expected, Some(&self.lock.etag)) {

@@ -765,6 +765,13 @@ impl Downloader {
                 }
             }
             let src = Arc::new(tokio::sync::RwLock::new(self.locate(ctx, file).await?));
+            // Hash in order while the ranges arrive, so finishing does not read the file again.
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let hasher = {
+                let (partial, stop) = (partial.clone(), stop.clone());
+                let git = expected.sha256.is_none();
+                tokio::task::spawn_blocking(move || hash_in_order(&partial, git, &stop))
+            };
             let results: Vec<Result<(), TransferError>> = futures_util::stream::iter(jobs)
                 .map(|(a, b)| {
                     let (partial, src, ctx) = (partial.clone(), src.clone(), ctx.clone());
@@ -773,15 +780,24 @@ impl Downloader {
                 .buffer_unordered(self.config.connections_per_file.max(1))
                 .collect()
                 .await;
+            let failed = results.iter().any(Result::is_err);
+            if failed {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let digests = hasher.await.map_err(|e| TransferError::Io {
+                path: partial.path().to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             for r in results {
                 r?;
             }
+            let digests = digests?;
             let partial = Arc::try_unwrap(partial).map_err(|_| TransferError::Io {
                 path: PathBuf::from(file.path.as_str()),
                 source: std::io::Error::other("partial download still shared"),
             })?;
             let exp = expected.clone();
-            match blocking(move || partial.finish(exp)).await {
+            match blocking(move || partial.finish_with_digests(exp, digests)).await {
                 Ok(l) => return Ok(l),
                 Err(TransferError::Cache(CacheError::Mismatch {
                     what,
@@ -1012,4 +1028,54 @@ async fn blocking<T: Send + 'static>(
             source: std::io::Error::other(e.to_string()),
         })?
         .map_err(TransferError::from)
+}
+
+/// Hash a partial file front to back as its completed prefix grows (reading back what the range
+/// tasks wrote, still in the page cache). Returns when the whole file is hashed, or `Err` when
+/// `stop` is set because the download failed.
+fn hash_in_order(
+    partial: &csghub_cache::PartialBlob,
+    git: bool,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<csghub_cache::FileDigests, TransferError> {
+    use std::os::unix::fs::FileExt as _;
+    let path = partial.path().to_path_buf();
+    let io = |source| TransferError::Io {
+        path: path.clone(),
+        source,
+    };
+    let f = std::fs::File::open(&path).map_err(io)?;
+    let size = partial.size();
+    let mut sha = csghub_cache::Sha256Hasher::new();
+    let mut sha1 = git.then(|| csghub_cache::GitBlobSha1::new(size));
+    let mut buf = vec![0u8; 1 << 20];
+    let mut hashed = 0u64;
+    while hashed < size {
+        let prefix = partial
+            .completed()
+            .first()
+            .filter(|r| r.start == 0)
+            .map_or(0, |r| r.end);
+        if prefix <= hashed {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(io(std::io::Error::other("download stopped")));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        while hashed < prefix {
+            let n = ((prefix - hashed) as usize).min(buf.len());
+            f.read_exact_at(&mut buf[..n], hashed).map_err(io)?;
+            sha.update(&buf[..n]);
+            if let Some(g) = sha1.as_mut() {
+                g.update(&buf[..n]);
+            }
+            hashed += n as u64;
+        }
+    }
+    Ok(csghub_cache::FileDigests {
+        size,
+        sha256: sha.finalize(),
+        git_sha1: sha1.and_then(csghub_cache::GitBlobSha1::finalize).unwrap_or_default(),
+    })
 }

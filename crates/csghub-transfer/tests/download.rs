@@ -742,3 +742,31 @@ async fn sigkill_then_resume_fetches_at_most_one_chunk_again() {
         "refetched more than one chunk: {fetched} vs {remaining}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flipped_byte_in_one_range_of_a_large_file_is_caught() {
+    let t = start("interop").await;
+    let d = t.downloader(None, |c| c.chunk_size = 8 << 20);
+    // The third range request carries one bad byte.
+    t.hub.faults().push(
+        Matcher::route("object_get"),
+        [Fault::Pass, Fault::Pass, Fault::FlipByte(4321)],
+    );
+    let mut req = Request::snapshot(RepoType::Model, interop(), "main");
+    req.files = vec!["weights/big.bin".into()];
+    let reporter = Arc::new(Counting::default());
+    let got = d.download(&req, reporter.clone()).await.unwrap();
+    assert_eq!(
+        std::fs::read(got.root.join("weights/big.bin")).unwrap(),
+        file_of("weights/big.bin")
+    );
+    assert!(reporter.retries.load(Ordering::Relaxed) >= 1, "the mismatch was retried");
+    let ranges = t
+        .hub
+        .faults()
+        .log()
+        .iter()
+        .filter(|e| e.listener == "objects")
+        .count();
+    assert_eq!(ranges, 18, "one full refetch after the checksum mismatch");
+}

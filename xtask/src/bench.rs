@@ -1,0 +1,254 @@
+//! `cargo xtask bench download`: csghub-rs against `curl` on the same local hub, in one run.
+//!
+//! Ratios, not absolute times, are what to compare across machines. The work runs in an
+//! optimised build of xtask (profile `xbench`); each csghub-rs download runs in a child process
+//! so its peak RSS is its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use csghub_localhub::{HubConfig, LocalHub, RepoType as HubType, seed};
+
+/// Entry from the (debug) xtask: build the optimised xtask and run the bench there.
+pub fn run(root: &Path, what: &[String]) -> Result<(), String> {
+    crate::run(crate::cargo().current_dir(root).args([
+        "build",
+        "--profile",
+        "xbench",
+        "-p",
+        "xtask",
+    ]))?;
+    let exe = root.join("target").join("xbench").join("xtask");
+    crate::run(Command::new(exe).arg("bench-run").args(what))
+}
+
+/// Runs inside the optimised build.
+pub fn bench_run(what: &[String]) -> Result<(), String> {
+    match what.first().map(String::as_str) {
+        Some("download") | None => crate::runtime()?.block_on(download()),
+        Some(other) => Err(format!("unknown benchmark {other:?}: use `download`")),
+    }
+}
+
+const BIG: usize = 1 << 30;
+const SMALL_FILES: usize = 200;
+const SMALL: usize = 10 * 1024;
+
+struct Run {
+    secs: f64,
+    rss_kib: u64,
+    requests: usize,
+}
+
+async fn download() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let hub = LocalHub::start(HubConfig::new(&dir.path().join("hub")))
+        .await
+        .map_err(|e| e.to_string())?;
+    seed::empty(&hub).map_err(|e| e.to_string())?;
+    eprintln!("bench: seeding a 1 GiB LFS file and {SMALL_FILES} files of 10 KiB ...");
+    let big = seed::pseudo_random(99, BIG);
+    let small: Vec<(String, Vec<u8>)> = (0..SMALL_FILES)
+        .map(|i| (format!("small/{i:03}.txt"), seed::pseudo_random(i as u64 + 1000, SMALL)))
+        .collect();
+    let put = |repo: &str, files: Vec<(String, Vec<u8>)>| {
+        seed::repo_with_files(&hub, HubType::Model, repo, false, files, "bench")
+            .map_err(|e| e.to_string())
+    };
+    put("bench/big", vec![("big.bin".into(), big.clone())])?;
+    put("bench/small", small.clone())?;
+    let mut full = small;
+    full.push(("big.bin".into(), big));
+    put("bench/full", full)?;
+
+    let url = hub.url().to_string();
+    let curl_big = curl_one(&url, dir.path())?;
+    let curl_small = curl_many(&url, dir.path())?;
+    let ours = |repo: &str, conns: usize, chunk_mib: u64, cache: &Path| {
+        hub.faults().clear_log();
+        let r = child(&url, repo, conns, chunk_mib, cache);
+        r.map(|(secs, rss_kib)| Run {
+            secs,
+            rss_kib,
+            requests: hub.faults().log().len(),
+        })
+    };
+
+    println!("\n== download: 1 GiB LFS file (verified sha256), local hub ==");
+    println!("curl -L -o FILE (no verification): {:.3} s", curl_big);
+    println!(
+        "{:<24} {:>8} {:>10} {:>9} {:>9}",
+        "csghub-rs", "secs", "vs curl", "requests", "peak RSS"
+    );
+    let mut best: Option<(usize, u64, f64)> = None;
+    for (conns, chunk) in [(1, 16), (2, 32), (4, 32), (8, 16), (8, 64)] {
+        let cache = dir.path().join(format!("cache-{conns}-{chunk}"));
+        let r = ours("bench/big", conns, chunk, &cache)?;
+        println!(
+            "{:<24} {:>8.3} {:>9.2}x {:>9} {:>6} MiB",
+            format!("{conns} conn x {chunk} MiB"),
+            r.secs,
+            curl_big / r.secs,
+            r.requests,
+            r.rss_kib / 1024
+        );
+        if best.is_none_or(|b| r.secs < b.2) {
+            best = Some((conns, chunk, r.secs));
+        }
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    if let Some((c, m, _)) = best {
+        println!("fastest here: {c} connections x {m} MiB chunks");
+    }
+
+    println!("\n== download: {SMALL_FILES} files of 10 KiB ==");
+    println!("curl --parallel (8 at once): {:.3} s", curl_small);
+    let cache = dir.path().join("cache-small");
+    let r = ours("bench/small", 8, 16, &cache)?;
+    println!(
+        "csghub-rs (8 workers): {:.3} s ({:.2}x curl), {} requests, peak RSS {} MiB; target <= 0.15 s",
+        r.secs,
+        curl_small / r.secs,
+        r.requests,
+        r.rss_kib / 1024
+    );
+
+    println!("\n== download: full repo (1 GiB + {SMALL_FILES} small files), then cached re-run ==");
+    let cache = dir.path().join("cache-full");
+    let r = ours("bench/full", 8, 16, &cache)?;
+    println!(
+        "first run: {:.3} s, {} requests, peak RSS {} MiB",
+        r.secs,
+        r.requests,
+        r.rss_kib / 1024
+    );
+    let again = ours("bench/full", 8, 16, &cache)?;
+    println!(
+        "cached re-run: {:.3} s, {} request(s) (target <= 1), peak RSS {} MiB",
+        again.secs,
+        again.requests,
+        again.rss_kib / 1024
+    );
+    Ok(())
+}
+
+fn time_cmd(cmd: &mut Command) -> Result<f64, String> {
+    let start = Instant::now();
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(secs)
+}
+
+/// Best of three `curl -L -o FILE` runs on the resolve URL.
+fn curl_one(url: &str, dir: &Path) -> Result<f64, String> {
+    let out = dir.join("curl.bin");
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let secs = time_cmd(
+            Command::new("curl")
+                .args(["-sS", "-L", "-o"])
+                .arg(&out)
+                .arg(format!("{url}/csg/bench/big/resolve/main/big.bin")),
+        )?;
+        best = best.min(secs);
+        let _ = std::fs::remove_file(&out);
+    }
+    Ok(best)
+}
+
+/// All small files with one `curl --parallel` (8 at once).
+fn curl_many(url: &str, dir: &Path) -> Result<f64, String> {
+    let out = dir.join("curl-small");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-L", "--parallel", "--parallel-max", "8"]);
+    for i in 0..SMALL_FILES {
+        cmd.arg("-o")
+            .arg(out.join(format!("{i:03}.txt")))
+            .arg(format!("{url}/csg/bench/small/resolve/main/small/{i:03}.txt"));
+    }
+    time_cmd(&mut cmd)
+}
+
+/// Run one csghub-rs download in a child process; returns (seconds, peak RSS KiB).
+fn child(url: &str, repo: &str, conns: usize, chunk_mib: u64, cache: &Path) -> Result<(f64, u64), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(["bench-child", url, repo, &conns.to_string(), &chunk_mib.to_string()])
+        .arg(cache)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "bench child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| format!("bench child output {text:?}: {e}"))?;
+    Ok((
+        v["secs"].as_f64().unwrap_or(f64::NAN),
+        v["peak_rss_kib"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// The child: download `repo` into `cache` and print `{"secs", "peak_rss_kib"}`.
+pub fn bench_child(args: &[String]) -> Result<(), String> {
+    let [url, repo, conns, chunk, cache] = args else {
+        return Err("usage: bench-child URL REPO CONNS CHUNK_MIB CACHE".into());
+    };
+    let conns: usize = conns.parse().map_err(|_| "bad CONNS")?;
+    let chunk: u64 = chunk.parse().map_err(|_| "bad CHUNK_MIB")?;
+    let cache = PathBuf::from(cache);
+    let secs = crate::runtime()?.block_on(async {
+        let client = csghub_api::Client::new(
+            csghub_api::ClientConfig::new(url)
+                .map_err(|e| e.to_string())?
+                .with_read_timeout(Duration::from_secs(60)),
+        )
+        .map_err(|e| e.to_string())?;
+        let config = csghub_transfer::DownloadConfig {
+            connections_per_file: conns,
+            chunk_size: chunk << 20,
+            ..csghub_transfer::DownloadConfig::default()
+        };
+        let d = csghub_transfer::Downloader::new(client, csghub_cache::CacheDir::new(&cache), config);
+        let req = csghub_transfer::Request::snapshot(
+            csghub_api::RepoType::Model,
+            repo.parse().map_err(|e: csghub_api::Error| e.to_string())?,
+            "main",
+        );
+        let start = Instant::now();
+        d.download(&req, Arc::new(csghub_transfer::NoProgress))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<f64, String>(start.elapsed().as_secs_f64())
+    })?;
+    println!(
+        "{}",
+        serde_json::json!({"secs": secs, "peak_rss_kib": peak_rss_kib()})
+    );
+    Ok(())
+}
+
+/// `VmHWM` of this process (Linux).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
