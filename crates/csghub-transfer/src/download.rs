@@ -842,6 +842,8 @@ impl Downloader {
         let started = Instant::now();
         let mut attempt = 0;
         let mut pos = a;
+        // Network chunks are small: gather them into fewer, larger writes.
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUF);
         loop {
             let s = src.read().await.clone();
             let result = async {
@@ -861,7 +863,7 @@ impl Downloader {
                     .map_err(|e| transport(file, &e, attempt + 1))?
                 {
                     let n = chunk.len() as u64;
-                    if pos + n > b {
+                    if pos + buf.len() as u64 + n > b {
                         return Err(http_error(
                             file,
                             &s.url,
@@ -869,9 +871,18 @@ impl Downloader {
                             "more bytes than the range asked for",
                         ));
                     }
-                    partial.write_at(pos, &chunk)?;
-                    pos += n;
+                    buf.extend_from_slice(&chunk);
+                    if buf.len() >= WRITE_BUF {
+                        partial.write_at(pos, &buf)?;
+                        pos += buf.len() as u64;
+                        buf.clear();
+                    }
                     ctx.reporter.on_file_progress(file.path.as_str(), n);
+                }
+                if !buf.is_empty() {
+                    partial.write_at(pos, &buf)?;
+                    pos += buf.len() as u64;
+                    buf.clear();
                 }
                 if pos != b {
                     return Err(TransferError::Transport {
@@ -884,6 +895,12 @@ impl Downloader {
             }
             .await;
             // Whatever arrived is kept: record it so a retry (or a later process) resumes there.
+            if !buf.is_empty() {
+                if partial.write_at(pos, &buf).is_ok() {
+                    pos += buf.len() as u64;
+                }
+                buf.clear();
+            }
             if pos > a {
                 partial.commit_range(a..pos)?;
             }
@@ -914,6 +931,9 @@ impl Downloader {
         }
     }
 }
+
+/// Size of the write buffer of one range task.
+const WRITE_BUF: usize = 1 << 20;
 
 /// Where a file's bytes are fetched from.
 #[derive(Debug, Clone)]

@@ -362,7 +362,7 @@ fn async_stream(
             }
             st.file = Some(f);
         }
-        let mut want = (st.len - st.sent).min(256 * 1024);
+        let mut want = (st.len - st.sent).min(1024 * 1024);
         match &st.fault {
             Some(Fault::DropAfter(n)) => {
                 if st.sent >= *n {

@@ -163,6 +163,14 @@ impl LocalHub {
         let app_obj = axum::Router::new()
             .fallback(objects_entry)
             .with_state(hub.clone());
+        // No Nagle: small responses must not wait for a delayed ACK (40 ms per request).
+        use axum::serve::ListenerExt as _;
+        let main = main.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let objects = objects.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let t1 = tokio::spawn(async move {
             let _ = axum::serve(main, app_main).await;
         });
