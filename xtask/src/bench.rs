@@ -83,7 +83,7 @@ async fn download() -> Result<(), String> {
         "csghub-rs", "secs", "vs curl", "requests", "peak RSS"
     );
     let mut best: Option<(usize, u64, f64)> = None;
-    for (conns, chunk) in [(1, 16), (2, 32), (4, 32), (8, 16), (8, 64)] {
+    for (conns, chunk) in [(1, 32), (2, 32), (2, 64), (4, 32), (8, 16)] {
         let cache = dir.path().join(format!("cache-{conns}-{chunk}"));
         let r = ours("bench/big", conns, chunk, &cache)?;
         println!(
@@ -106,9 +106,9 @@ async fn download() -> Result<(), String> {
     println!("\n== download: {SMALL_FILES} files of 10 KiB ==");
     println!("curl --parallel (8 at once): {:.3} s", curl_small);
     let cache = dir.path().join("cache-small");
-    let r = ours("bench/small", 8, 16, &cache)?;
+    let r = ours("bench/small", 0, 0, &cache)?;
     println!(
-        "csghub-rs (8 workers): {:.3} s ({:.2}x curl), {} requests, peak RSS {} MiB; target <= 0.15 s",
+        "csghub-rs (defaults: 8 files at once): {:.3} s ({:.2}x curl), {} requests, peak RSS {} MiB; target <= 0.15 s",
         r.secs,
         curl_small / r.secs,
         r.requests,
@@ -117,14 +117,14 @@ async fn download() -> Result<(), String> {
 
     println!("\n== download: full repo (1 GiB + {SMALL_FILES} small files), then cached re-run ==");
     let cache = dir.path().join("cache-full");
-    let r = ours("bench/full", 8, 16, &cache)?;
+    let r = ours("bench/full", 0, 0, &cache)?;
     println!(
         "first run: {:.3} s, {} requests, peak RSS {} MiB",
         r.secs,
         r.requests,
         r.rss_kib / 1024
     );
-    let again = ours("bench/full", 8, 16, &cache)?;
+    let again = ours("bench/full", 0, 0, &cache)?;
     println!(
         "cached re-run: {:.3} s, {} request(s) (target <= 1), peak RSS {} MiB",
         again.secs,
@@ -216,11 +216,12 @@ pub fn bench_child(args: &[String]) -> Result<(), String> {
                 .with_read_timeout(Duration::from_secs(60)),
         )
         .map_err(|e| e.to_string())?;
-        let config = csghub_transfer::DownloadConfig {
-            connections_per_file: conns,
-            chunk_size: chunk << 20,
-            ..csghub_transfer::DownloadConfig::default()
-        };
+        // 0 = the library's defaults.
+        let mut config = csghub_transfer::DownloadConfig::default();
+        if conns > 0 {
+            config.connections_per_file = conns;
+            config.chunk_size = chunk << 20;
+        }
         let d = csghub_transfer::Downloader::new(client, csghub_cache::CacheDir::new(&cache), config);
         let req = csghub_transfer::Request::snapshot(
             csghub_api::RepoType::Model,

@@ -42,8 +42,9 @@ impl Default for DownloadConfig {
     fn default() -> Self {
         DownloadConfig {
             max_workers: 8,
-            connections_per_file: 8,
-            chunk_size: 16 << 20,
+            // Chosen by `cargo xtask bench download` (see the README's figures).
+            connections_per_file: 2,
+            chunk_size: 32 << 20,
             retry: RetryPolicy::default(),
             offline: false,
             force: false,
@@ -681,7 +682,8 @@ impl Downloader {
                     ctx.reporter
                         .on_file_progress(file.path.as_str(), chunk.len() as u64);
                 }
-                w.finish()?;
+                // fsync + rename off the async workers, so other files keep flowing.
+                blocking(move || w.finish()).await?;
                 Ok::<(), TransferError>(())
             }
             .await;
