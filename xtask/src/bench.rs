@@ -51,7 +51,12 @@ async fn download() -> Result<(), String> {
     eprintln!("bench: seeding a 1 GiB LFS file and {SMALL_FILES} files of 10 KiB ...");
     let big = seed::pseudo_random(99, BIG);
     let small: Vec<(String, Vec<u8>)> = (0..SMALL_FILES)
-        .map(|i| (format!("small/{i:03}.txt"), seed::pseudo_random(i as u64 + 1000, SMALL)))
+        .map(|i| {
+            (
+                format!("small/{i:03}.txt"),
+                seed::pseudo_random(i as u64 + 1000, SMALL),
+            )
+        })
         .collect();
     let put = |repo: &str, files: Vec<(String, Vec<u8>)>| {
         seed::repo_with_files(&hub, HubType::Model, repo, false, files, "bench")
@@ -136,7 +141,9 @@ async fn download() -> Result<(), String> {
 
 fn time_cmd(cmd: &mut Command) -> Result<f64, String> {
     let start = Instant::now();
-    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     let secs = start.elapsed().as_secs_f64();
     if !out.status.success() {
         return Err(format!(
@@ -173,16 +180,30 @@ fn curl_many(url: &str, dir: &Path) -> Result<f64, String> {
     for i in 0..SMALL_FILES {
         cmd.arg("-o")
             .arg(out.join(format!("{i:03}.txt")))
-            .arg(format!("{url}/csg/bench/small/resolve/main/small/{i:03}.txt"));
+            .arg(format!(
+                "{url}/csg/bench/small/resolve/main/small/{i:03}.txt"
+            ));
     }
     time_cmd(&mut cmd)
 }
 
 /// Run one csghub-rs download in a child process; returns (seconds, peak RSS KiB).
-fn child(url: &str, repo: &str, conns: usize, chunk_mib: u64, cache: &Path) -> Result<(f64, u64), String> {
+fn child(
+    url: &str,
+    repo: &str,
+    conns: usize,
+    chunk_mib: u64,
+    cache: &Path,
+) -> Result<(f64, u64), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
-        .args(["bench-child", url, repo, &conns.to_string(), &chunk_mib.to_string()])
+        .args([
+            "bench-child",
+            url,
+            repo,
+            &conns.to_string(),
+            &chunk_mib.to_string(),
+        ])
         .arg(cache)
         .output()
         .map_err(|e| e.to_string())?;
@@ -193,8 +214,8 @@ fn child(url: &str, repo: &str, conns: usize, chunk_mib: u64, cache: &Path) -> R
         ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value =
-        serde_json::from_str(text.trim()).map_err(|e| format!("bench child output {text:?}: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("bench child output {text:?}: {e}"))?;
     Ok((
         v["secs"].as_f64().unwrap_or(f64::NAN),
         v["peak_rss_kib"].as_u64().unwrap_or(0),
@@ -222,7 +243,8 @@ pub fn bench_child(args: &[String]) -> Result<(), String> {
             config.connections_per_file = conns;
             config.chunk_size = chunk << 20;
         }
-        let d = csghub_transfer::Downloader::new(client, csghub_cache::CacheDir::new(&cache), config);
+        let d =
+            csghub_transfer::Downloader::new(client, csghub_cache::CacheDir::new(&cache), config);
         let req = csghub_transfer::Request::snapshot(
             csghub_api::RepoType::Model,
             repo.parse().map_err(|e: csghub_api::Error| e.to_string())?,

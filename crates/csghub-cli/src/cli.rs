@@ -45,24 +45,30 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Access token (overrides CSGHUB_TOKEN and the token file). Prefer `login`: a token on the
     /// command line ends up in your shell history.
-    #[arg(short = 'k', long = "token", global = true, value_name = "TOKEN")]
+    #[arg(
+        short = 'k',
+        long = "token",
+        global = true,
+        help_heading = "Global options",
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// CSGHub endpoint, e.g. https://hub.opencsg.com. Unlike pycsghub, an explicit value always
     /// wins over CSGHUB_DOMAIN, even when it equals the default.
-    #[arg(short = 'e', long = "endpoint", global = true, value_name = "URL",
+    #[arg(short = 'e', long = "endpoint", global = true, help_heading = "Global options", value_name = "URL",
           value_parser = parse_endpoint)]
     pub endpoint: Option<String>,
     /// Print results as JSON on stdout (for scripts).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// No progress bars and no informational logs (warnings and errors are still shown).
-    #[arg(short = 'q', long, global = true)]
+    #[arg(short = 'q', long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// Debug logs on stderr (same as -L DEBUG).
-    #[arg(short = 'v', long, global = true)]
+    #[arg(short = 'v', long, global = true, help_heading = "Global options")]
     pub verbose: bool,
     /// Log level (case-insensitive; pycsghub only accepted upper case).
-    #[arg(short = 'L', long = "log-level", global = true, value_enum, ignore_case = true,
+    #[arg(short = 'L', long = "log-level", global = true, help_heading = "Global options", value_enum, ignore_case = true,
           default_value_t = LogLevel::Info, hide_default_value = true)]
     pub log_level: LogLevel,
 }
@@ -70,16 +76,11 @@ pub struct GlobalArgs {
 /// pycsghub's `-L/--log-level` values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum LogLevel {
-    /// Everything, including request details.
     Debug,
-    /// Normal progress messages (default).
     #[default]
     Info,
-    /// Warnings and errors only.
     Warning,
-    /// Errors only.
     Error,
-    /// Errors only (pycsghub compatibility).
     Critical,
 }
 
@@ -123,18 +124,12 @@ pub enum Command {
 /// pycsghub's repo types (`-t/--repo-type`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum RepoKind {
-    /// A model (default).
     #[default]
     Model,
-    /// A dataset.
     Dataset,
-    /// A space.
     Space,
-    /// A code repository.
     Code,
-    /// An MCP server.
     Mcp,
-    /// A skill.
     Skill,
 }
 
@@ -300,7 +295,11 @@ pub struct UploadLargeFolderArgs {
     #[arg(long = "print-report")]
     pub print_report: bool,
     /// Seconds between reports.
-    #[arg(long = "print-report-every", default_value_t = 60, value_name = "SECONDS")]
+    #[arg(
+        long = "print-report-every",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
     pub print_report_every: u64,
 }
 
@@ -570,8 +569,17 @@ mod tests {
 
     #[test]
     fn multi_letter_short_options_are_rewritten() {
-        let args = ["csghub-cli", "download", "a/b", "-cd", "/c", "-ld=/l", "-mw", "3"]
-            .map(OsString::from);
+        let args = [
+            "csghub-cli",
+            "download",
+            "a/b",
+            "-cd",
+            "/c",
+            "-ld=/l",
+            "-mw",
+            "3",
+        ]
+        .map(OsString::from);
         let cli = Cli::try_parse_from(normalize_args(args)).unwrap();
         let Command::Download(d) = cli.command else {
             panic!("not download")

@@ -70,8 +70,12 @@ fn non_empty(v: Option<OsString>) -> Option<OsString> {
 }
 
 fn truthy(v: Option<OsString>) -> bool {
-    v.and_then(|v| v.into_string().ok())
-        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    v.and_then(|v| v.into_string().ok()).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 impl EnvVars {
@@ -127,13 +131,41 @@ pub enum TokenSource {
     Input,
 }
 
+impl TokenSource {
+    /// "the token from CSGHUB_TOKEN", "the token you entered", ...
+    pub fn describe(&self) -> String {
+        match self {
+            TokenSource::Input => "the token you entered".into(),
+            other => format!("the token from {other}"),
+        }
+    }
+
+    /// What to do when this token is wrong.
+    pub fn fix_hint(&self) -> String {
+        match self {
+            TokenSource::Input => {
+                "copy the whole access token from your account settings and try again".into()
+            }
+            TokenSource::Flag => {
+                "pass a valid token with -k, or save one with `csghub-cli login`".into()
+            }
+            TokenSource::Env => {
+                format!("set {ENV_TOKEN} to a valid token, or unset it and run `csghub-cli login`")
+            }
+            TokenSource::File(_) => {
+                format!("run `csghub-cli login` to replace it, or set {ENV_TOKEN}")
+            }
+        }
+    }
+}
+
 impl fmt::Display for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSource::Flag => f.write_str("-k/--token"),
             TokenSource::Env => f.write_str(ENV_TOKEN),
             TokenSource::File(p) => write!(f, "token file {}", p.display()),
-            TokenSource::Input => f.write_str("your input"),
+            TokenSource::Input => f.write_str("the login prompt"),
         }
     }
 }
@@ -160,8 +192,6 @@ pub struct Config {
     pub env_token_set: bool,
     /// Offline mode requested by environment.
     pub offline: bool,
-    /// `NO_COLOR`.
-    pub no_color: bool,
     /// The raw value of `CSGHUB_DISABLE_XNET`, if set (ignored).
     pub disable_xnet: Option<String>,
 }
@@ -186,14 +216,23 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>, std::io::Error> {
             let s = s.trim();
             Ok((!s.is_empty()).then(|| s.to_owned()))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // A file where a folder should be also means "no token file".
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
 
 fn make_token(value: &str, source: &TokenSource) -> Result<Token, CliError> {
     Token::new(value.replace(['\r', '\n'], "")).map_err(|_| CliError::BadTokenValue {
-        source: source.to_string(),
+        origin: source.describe(),
+        hint: source.fix_hint(),
     })
 }
 
@@ -230,31 +269,38 @@ impl Config {
         };
 
         let mut token_warning = None;
-        let (token, token_source) = if let Some(t) = flags.token.as_deref().filter(|t| !t.trim().is_empty()) {
-            (Some(make_token(t, &TokenSource::Flag)?), Some(TokenSource::Flag))
-        } else if let Some(t) = env.token.as_deref().filter(|t| !t.trim().is_empty()) {
-            (Some(make_token(t, &TokenSource::Env)?), Some(TokenSource::Env))
-        } else {
-            let mut found = (None, None);
-            for path in token_path.iter().chain(legacy_path.iter()) {
-                match read_token_file(path) {
-                    Ok(Some(t)) => {
-                        let src = TokenSource::File(path.clone());
-                        found = (Some(make_token(&t, &src)?), Some(src));
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        token_warning = Some(format!(
-                            "cannot read token file {}: {e}; continuing without a token",
-                            path.display()
-                        ));
-                        break;
+        let (token, token_source) =
+            if let Some(t) = flags.token.as_deref().filter(|t| !t.trim().is_empty()) {
+                (
+                    Some(make_token(t, &TokenSource::Flag)?),
+                    Some(TokenSource::Flag),
+                )
+            } else if let Some(t) = env.token.as_deref().filter(|t| !t.trim().is_empty()) {
+                (
+                    Some(make_token(t, &TokenSource::Env)?),
+                    Some(TokenSource::Env),
+                )
+            } else {
+                let mut found = (None, None);
+                for path in token_path.iter().chain(legacy_path.iter()) {
+                    match read_token_file(path) {
+                        Ok(Some(t)) => {
+                            let src = TokenSource::File(path.clone());
+                            found = (Some(make_token(&t, &src)?), Some(src));
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            token_warning = Some(format!(
+                                "cannot read token file {}: {e}; continuing without a token",
+                                path.display()
+                            ));
+                            break;
+                        }
                     }
                 }
-            }
-            found
-        };
+                found
+            };
 
         Ok(Config {
             endpoint,
@@ -267,7 +313,6 @@ impl Config {
             home: env.home.clone(),
             env_token_set: env.token.as_deref().is_some_and(|t| !t.trim().is_empty()),
             offline: env.offline,
-            no_color: env.no_color,
             disable_xnet: env.disable_xnet.clone(),
         })
     }

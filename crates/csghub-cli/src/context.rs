@@ -100,7 +100,9 @@ impl Ctx {
             (Target::Url(u), false) => csghub_api::redact_url(u),
             (_, true) => ep.template.to_owned(),
         };
-        self.out
-            .debug(format_args!("{} {}{}", ep.method, self.config.endpoint, shown));
+        self.out.debug(format_args!(
+            "{} {}{}",
+            ep.method, self.config.endpoint, shown
+        ));
     }
 }

@@ -96,13 +96,12 @@ pub enum CliError {
         hint: String,
     },
     /// The configured token cannot be sent (never shows the value).
-    #[error(
-        "the token from {source} is malformed (it must be printable ASCII without spaces); \
-         run `csghub-cli login` or fix {source}"
-    )]
+    #[error("{origin} is malformed (a token is printable ASCII without spaces); {hint}")]
     BadTokenValue {
-        /// Where it came from.
-        source: String,
+        /// Which token ("the token from CSGHUB_TOKEN").
+        origin: String,
+        /// What to do.
+        hint: String,
     },
     /// The command needs a token and none is configured.
     #[error(
@@ -123,16 +122,16 @@ pub enum CliError {
     Cache {
         /// What was being done.
         action: String,
-        /// The cache error (names the path).
-        source: csghub_cache::CacheError,
+        /// The cache error (names the path); boxed, it is large.
+        source: Box<csghub_cache::CacheError>,
     },
     /// A model could not be read.
     #[error("cannot inspect {target}: {source}")]
     Reader {
         /// The folder or repo.
         target: String,
-        /// The reader error (names the file).
-        source: csghub_reader::Error,
+        /// The reader error (names the file); boxed, it is large.
+        source: Box<csghub_reader::Error>,
     },
     /// A local file operation failed.
     #[error("cannot {action} {}: {source}{}", .path.display(), io_hint(.source))]
@@ -146,8 +145,8 @@ pub enum CliError {
     },
     /// A transfer command that this build does not have yet.
     #[error(
-        "`{command}` is not available in this build of csghub-cli yet; use pycsghub's \
-         `csghub-cli {command}` meanwhile"
+        "`{command}` is not available in this build of csghub-cli yet (the transfer engine is \
+         being integrated); meanwhile use pycsghub (`pip install csghub-sdk`)"
     )]
     NotAvailable {
         /// The command.
@@ -197,7 +196,7 @@ fn io_hint(e: &std::io::Error) -> &'static str {
     use std::io::ErrorKind::*;
     match e.kind() {
         PermissionDenied | ReadOnlyFilesystem => "; check the permissions or choose another path",
-        NotADirectory => "; a parent of this path is a file, choose another path",
+        NotADirectory | AlreadyExists => "; a file is in the way, choose another path",
         StorageFull => "; free some disk space",
         _ => "",
     }
@@ -211,6 +210,15 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// The server's message without a leading copy of its code (`SYS-ERR-3: record not found`).
+fn message(info: &csghub_api::ApiErrorInfo) -> &str {
+    let m = info.message.as_str();
+    info.code
+        .as_deref()
+        .and_then(|c| m.strip_prefix(c))
+        .map_or(m, |rest| rest.trim_start_matches([':', ' ']))
 }
 
 fn render_api(f: &ApiFailure) -> String {
@@ -235,26 +243,37 @@ fn render_api(f: &ApiFailure) -> String {
         None => format!("`csghub-cli repo {cmd}`"),
     };
     match error {
-        ApiError::Unauthorized { info, bad_token } => match token_source {
-            Some(src) if *bad_token || info.code.as_deref() != Some("AUTH-ERR-1") => format!(
-                "{endpoint} rejected the token from {src} ({}); run `csghub-cli login` to save a \
-                 valid token, or set CSGHUB_TOKEN",
-                code(info)
+        ApiError::Unauthorized { info, .. } => match token_source {
+            Some(src) => format!(
+                "{endpoint} rejected {} ({}); {}",
+                src.describe(),
+                code(info),
+                src.fix_hint()
             ),
             _ => format!(
-                "{endpoint} requires a login for {name} ({}); run `csghub-cli login` or set \
+                "{endpoint} requires a login for {name} ({}){}; run `csghub-cli login` or set \
                  CSGHUB_TOKEN",
-                code(info)
+                code(info),
+                if matches!(subject.repo, Some((RepoKind::Dataset, _))) {
+                    " (CSGHub serves datasets to logged-in users only, even public ones)"
+                } else {
+                    ""
+                }
             ),
         },
         ApiError::Forbidden(info) => {
-            let who = match token_source {
-                Some(src) => format!("the account of the token from {src}"),
-                None => "anonymous users (no token)".into(),
+            let (who, fix) = match token_source {
+                Some(src) => (
+                    format!("the account of {}", src.describe()),
+                    "ask the owner for access, or use a token of an account that has it",
+                ),
+                None => (
+                    "anonymous users".to_owned(),
+                    "log in with an account that has access (`csghub-cli login`)",
+                ),
             };
             format!(
-                "access to {name} on {endpoint} is denied for {who} ({}); ask the owner for \
-                 access or log in with another account",
+                "access to {name} on {endpoint} is denied for {who} ({}); {fix}",
                 code(info)
             )
         }
@@ -285,12 +304,12 @@ fn render_api(f: &ApiFailure) -> String {
         ApiError::NotFound(info) => format!(
             "{name} not found on {endpoint} ({}): {}",
             code(info),
-            info.message
+            message(info)
         ),
         ApiError::Conflict(info) => format!(
             "{name}: the server refused because of a conflict ({}): {}",
             code(info),
-            info.message
+            message(info)
         ),
         ApiError::RateLimited { info, retry_after } => format!(
             "{endpoint} is rate limiting requests ({}); retry in {} s",
@@ -300,14 +319,14 @@ fn render_api(f: &ApiFailure) -> String {
         ApiError::NotReady { info, retry_after } => format!(
             "{name} is not ready yet ({}: {}); retry in {} s",
             code(info),
-            info.message,
+            message(info),
             retry_after.map_or(10, |d| d.as_secs())
         ),
         ApiError::Server(info) => {
             let mut s = format!("{endpoint} failed on {name} ({}", code(info));
-            if !info.message.is_empty() {
+            if !message(info).is_empty() {
                 s.push_str(": ");
-                s.push_str(&info.message);
+                s.push_str(message(info));
             }
             s.push(')');
             if let Some(id) = &info.request_id {

@@ -17,6 +17,7 @@ pub struct Output {
     quiet: bool,
     level: LogLevel,
     color: bool,
+    #[cfg_attr(not(feature = "transfer"), allow(dead_code))]
     stderr_tty: bool,
 }
 
@@ -39,11 +40,13 @@ impl Output {
     }
 
     /// Whether results are JSON.
+    #[allow(dead_code, reason = "for the transfer commands, wired in later")]
     pub fn json(&self) -> bool {
         self.json
     }
 
     /// Whether progress bars may be drawn: stderr is a terminal, no `--quiet`, no `--json`.
+    #[cfg_attr(not(feature = "transfer"), allow(dead_code))]
     pub fn progress_enabled(&self) -> bool {
         self.stderr_tty && !self.quiet && !self.json
     }
@@ -140,6 +143,15 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `1 file`, `2 files`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `1536` → `1.5 KiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -219,7 +231,10 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(
             &["A", "BB"],
-            &[vec!["xxx".into(), "1".into()], vec!["y".into(), "22".into()]],
+            &[
+                vec!["xxx".into(), "1".into()],
+                vec!["y".into(), "22".into()],
+            ],
         );
         assert_eq!(t, "A    BB\nxxx  1\ny    22\n");
     }

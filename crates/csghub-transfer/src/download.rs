@@ -1098,6 +1098,8 @@ fn hash_in_order(
     Ok(csghub_cache::FileDigests {
         size,
         sha256: sha.finalize(),
-        git_sha1: sha1.and_then(csghub_cache::GitBlobSha1::finalize).unwrap_or_default(),
+        git_sha1: sha1
+            .and_then(csghub_cache::GitBlobSha1::finalize)
+            .unwrap_or_default(),
     })
 }

@@ -93,6 +93,71 @@ pub enum TransferError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A local file or folder to upload is unusable (missing, not UTF-8, changed while reading).
+    #[error("{path}: {reason}")]
+    LocalFile {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The object store or the server answered an unexpected status to an upload.
+    #[error("uploading {path}: HTTP {status} from {url}: {message}")]
+    UploadHttp {
+        /// Path in the repo.
+        path: String,
+        /// Status.
+        status: u16,
+        /// Redacted URL.
+        url: String,
+        /// Body excerpt or reason.
+        message: String,
+    },
+    /// Transport failure while uploading (after retries).
+    #[error("uploading {path}: {message} (after {attempts} attempts)")]
+    UploadTransport {
+        /// Path in the repo.
+        path: String,
+        /// What happened (URL redacted).
+        message: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The server refused an LFS object, or a multipart upload did not complete or verify.
+    #[error("uploading {path}: {message}")]
+    Lfs {
+        /// Path in the repo.
+        path: String,
+        /// The server's reason and what to do.
+        message: String,
+    },
+    /// The server answered something this client cannot use.
+    #[error("unexpected answer from the server for {context}: {message}")]
+    Protocol {
+        /// The request.
+        context: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// Some files of a large-folder upload failed; the others are committed and the resume
+    /// state is kept.
+    #[error(
+        "{failed} of {total} files could not be uploaded (first: {first}); run the same command again to resume"
+    )]
+    Incomplete {
+        /// Files that failed.
+        failed: usize,
+        /// Files selected.
+        total: usize,
+        /// The first failure.
+        first: String,
+    },
+    /// Another process is uploading the same folder.
+    #[error("{path} is locked by another upload of this folder; wait for it to finish")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
 }
 
 impl From<csghub_api::Error> for TransferError {
@@ -114,7 +179,10 @@ impl TransferError {
     pub fn is_transient(&self) -> bool {
         match self {
             TransferError::Api(e) => e.is_transient(),
-            TransferError::Transport { .. } => true,
+            TransferError::Transport { .. } | TransferError::UploadTransport { .. } => true,
+            TransferError::UploadHttp { status, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
             TransferError::Http { status, .. } => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
             }

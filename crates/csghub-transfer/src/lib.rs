@@ -13,10 +13,18 @@ mod retry;
 
 pub use error::TransferError;
 pub use patterns::Filter;
-pub use progress::{FileOutcome, NoProgress, Reporter};
+pub use progress::{FileOutcome, NoProgress, Reporter, UploadStatus};
 pub use retry::RetryPolicy;
 mod download;
 
 pub use download::{
     DownloadConfig, Downloaded, Downloader, Plan, PlannedFile, Request, Target, cache_repo, tree_of,
+};
+mod large_folder;
+mod upload;
+
+pub use large_folder::{LargeFolderRequest, STATE_DIR};
+pub use upload::{
+    FileHashes, LFS_THRESHOLD, UploadConfig, UploadOutcome, UploadRequest, Uploaded, Uploader,
+    hash_file, lfs_pointer, sha256_rate,
 };

@@ -92,7 +92,8 @@ fn read_token_input(ctx: &Ctx, force_stdin: bool) -> Result<Token, CliError> {
         line
     };
     Token::new(raw).map_err(|_| CliError::BadTokenValue {
-        source: TokenSource::Input.to_string(),
+        origin: TokenSource::Input.describe(),
+        hint: TokenSource::Input.fix_hint(),
     })
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::cli::{CacheCommand, RepoArg, RepoKind};
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::{human_size, sanitize, table};
+use crate::output::{human_size, plural, sanitize, table};
 
 /// Runs one `cache` subcommand.
 pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<(), CliError> {
@@ -23,7 +23,13 @@ pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<(), CliError> {
             revisions,
             dry_run,
             cache_dir,
-        } => rm(ctx, &open(ctx, cache_dir.as_deref())?, &repo, &revisions, dry_run),
+        } => rm(
+            ctx,
+            &open(ctx, cache_dir.as_deref())?,
+            &repo,
+            &revisions,
+            dry_run,
+        ),
         CacheCommand::Prune {
             dry_run,
             detached,
@@ -36,7 +42,10 @@ pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<(), CliError> {
             cache_dir,
         } => {
             let cache = open(ctx, cache_dir.as_deref())?;
-            let one = repo_id.map(|id| RepoArg { repo_id: id, repo_type });
+            let one = repo_id.map(|id| RepoArg {
+                repo_id: id,
+                repo_type,
+            });
             verify(ctx, &cache, one.as_ref(), revision.as_deref())
         }
     }
@@ -50,10 +59,14 @@ pub fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<CacheDir, CliError> {
 }
 
 /// One repo folder of the cache.
-pub fn repo_cache(cache: &CacheDir, kind: RepoKind, id: &csghub_api::RepoId) -> Result<RepoCache, CliError> {
+pub fn repo_cache(
+    cache: &CacheDir,
+    kind: RepoKind,
+    id: &csghub_api::RepoId,
+) -> Result<RepoCache, CliError> {
     let cid = csghub_cache::RepoId::parse(&id.to_string()).map_err(|source| CliError::Cache {
         action: format!("cannot use {id} in the cache"),
-        source,
+        source: Box::new(source),
     })?;
     Ok(cache.repo(RepoRef::new(kind.cache(), cid)))
 }
@@ -65,29 +78,35 @@ fn unix(t: Option<SystemTime>) -> Option<u64> {
 
 fn cache_err(action: impl Into<String>) -> impl FnOnce(csghub_cache::CacheError) -> CliError {
     let action = action.into();
-    move |source| CliError::Cache { action, source }
+    move |source| CliError::Cache {
+        action,
+        source: Box::new(source),
+    }
 }
 
 fn ls(ctx: &Ctx, cache: &CacheDir, with_revisions: bool) -> Result<(), CliError> {
-    let info = cache
-        .scan()
-        .map_err(cache_err(format!("cannot scan the cache {}", cache.root().display())))?;
+    let info = cache.scan().map_err(cache_err(format!(
+        "cannot scan the cache {}",
+        cache.root().display()
+    )))?;
     for w in &info.warnings {
         ctx.out.warn(sanitize(&w.to_string()));
     }
     if !info.incomplete_files.is_empty() {
         ctx.out.info(format_args!(
-            "{} interrupted downloads ({}); `csghub-cli cache prune` removes them",
-            info.incomplete_files.len(),
+            "{} ({}); `csghub-cli cache prune` removes them",
+            plural(info.incomplete_files.len(), "interrupted download"),
             human_size(info.incomplete_files.iter().map(|f| f.size).sum())
         ));
     }
-    ctx.out.info(format_args!(
-        "cache {}: {} repos, {}",
-        info.root.display(),
-        info.repos.len(),
-        human_size(info.size_on_disk)
-    ));
+    if !info.repos.is_empty() {
+        ctx.out.info(format_args!(
+            "cache {}: {}, {}",
+            info.root.display(),
+            plural(info.repos.len(), "repo"),
+            human_size(info.size_on_disk)
+        ));
+    }
     let repos: Vec<Value> = info
         .repos
         .iter()
@@ -137,7 +156,10 @@ fn ls(ctx: &Ctx, cache: &CacheDir, with_revisions: bool) -> Result<(), CliError>
                     ]);
                 }
             }
-            table(&["REPO ID", "TYPE", "REVISION", "SIZE", "FILES", "REFS"], &cells)
+            table(
+                &["REPO ID", "TYPE", "REVISION", "SIZE", "FILES", "REFS"],
+                &cells,
+            )
         } else {
             let cells: Vec<Vec<String>> = info
                 .repos
@@ -153,7 +175,10 @@ fn ls(ctx: &Ctx, cache: &CacheDir, with_revisions: bool) -> Result<(), CliError>
                     ]
                 })
                 .collect();
-            table(&["REPO ID", "TYPE", "SIZE", "FILES", "REVISIONS", "REFS"], &cells)
+            table(
+                &["REPO ID", "TYPE", "SIZE", "FILES", "REVISIONS", "REFS"],
+                &cells,
+            )
         }
     })
 }
@@ -184,10 +209,17 @@ fn rm(
     } else {
         let mut commits = Vec::new();
         for r in revisions {
-            commits.push(
-                rc.resolve_revision(r)
-                    .map_err(cache_err(format!("cannot delete revision {r:?} of {id}")))?,
-            );
+            commits.push(rc.resolve_revision(r).map_err(|e| match e {
+                csghub_cache::CacheError::RevisionNotCached { .. } => CliError::Failed(format!(
+                    "revision {r:?} of {} {id} is not in the cache; `csghub-cli cache ls \
+                     --revisions` lists the cached ones",
+                    kind.as_str()
+                )),
+                source => CliError::Cache {
+                    action: format!("cannot delete revision {r:?} of {id}"),
+                    source: Box::new(source),
+                },
+            })?);
         }
         let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
         rc.plan_delete_revisions(&refs)
@@ -218,7 +250,11 @@ fn rm(
     let what = if revisions.is_empty() {
         format!("{} {id}", kind.as_str())
     } else {
-        format!("{} revision(s) of {} {id}", revisions.len(), kind.as_str())
+        format!(
+            "{} of {} {id}",
+            plural(revisions.len(), "revision"),
+            kind.as_str()
+        )
     };
     let value = json!({
         "dry_run": dry_run,
@@ -247,12 +283,15 @@ fn prune(ctx: &Ctx, cache: &CacheDir, dry_run: bool, detached: bool) -> Result<(
         detached_revisions: detached,
         ..PruneOptions::default()
     };
-    let r = cache
-        .prune(&opts)
-        .map_err(cache_err(format!("cannot prune the cache {}", cache.root().display())))?;
+    let r = cache.prune(&opts).map_err(cache_err(format!(
+        "cannot prune the cache {}",
+        cache.root().display()
+    )))?;
     for s in &r.skipped_locked {
-        ctx.out
-            .warn(format_args!("kept {} (a download is using it)", s.display()));
+        ctx.out.warn(format_args!(
+            "kept {} (a download is using it)",
+            s.display()
+        ));
     }
     let value = json!({
         "dry_run": dry_run,
@@ -267,13 +306,12 @@ fn prune(ctx: &Ctx, cache: &CacheDir, dry_run: bool, detached: bool) -> Result<(
     ctx.out.emit(&value, || {
         let verb = if dry_run { "Would remove" } else { "Removed" };
         let mut s = format!(
-            "{verb} {} interrupted downloads, {} unreferenced blobs, {} dangling refs, {} temp \
-             files and {} detached revisions; {} {}.\n",
-            r.incomplete.len(),
-            r.unreferenced_blobs.len(),
-            r.dangling_refs.len(),
-            r.temp_files.len(),
-            r.detached_revisions.len(),
+            "{verb} {}, {}, {}, {} and {}; {} {}.\n",
+            plural(r.incomplete.len(), "interrupted download"),
+            plural(r.unreferenced_blobs.len(), "unreferenced blob"),
+            plural(r.dangling_refs.len(), "dangling ref"),
+            plural(r.temp_files.len(), "temp file"),
+            plural(r.detached_revisions.len(), "detached revision"),
             if dry_run { "would free" } else { "freed" },
             human_size(r.freed)
         );
@@ -332,7 +370,10 @@ fn verify(
         }
         None => cache
             .scan()
-            .map_err(cache_err(format!("cannot scan the cache {}", cache.root().display())))?
+            .map_err(cache_err(format!(
+                "cannot scan the cache {}",
+                cache.root().display()
+            )))?
             .repos
             .into_iter()
             .map(|r| cache.repo(r.repo))
@@ -376,12 +417,12 @@ fn verify(
         let mut s = String::new();
         for (r, rep) in &results {
             s.push_str(&format!(
-                "{} {} {}: {} blobs and {} files checked\n",
+                "{} {} {}: {} and {} checked\n",
                 if rep.is_ok() { "ok    " } else { "FAILED" },
                 r.repo_type.as_str(),
                 r.id,
-                rep.blobs_checked,
-                rep.files_checked
+                plural(rep.blobs_checked, "blob"),
+                plural(rep.files_checked, "file")
             ));
             for p in &rep.problems {
                 s.push_str(&format!("  {}\n", sanitize(&problem_text(p))));
@@ -391,8 +432,9 @@ fn verify(
     })?;
     if problems > 0 {
         return Err(CliError::Failed(format!(
-            "{problems} problem(s) found in the cache; delete the damaged repos with `csghub-cli \
-             cache rm REPO_ID` and download them again"
+            "{} found in the cache; delete the damaged repos with `csghub-cli cache rm \
+             REPO_ID` and download them again",
+            plural(problems, "problem")
         )));
     }
     Ok(())

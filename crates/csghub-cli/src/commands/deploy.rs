@@ -106,7 +106,12 @@ async fn list(ctx: &Ctx, kind: DeployKind, args: &DeployListArgs) -> Result<(), 
     })
 }
 
-async fn act(ctx: &Ctx, kind: DeployKind, args: &DeployIdArgs, start: bool) -> Result<(), CliError> {
+async fn act(
+    ctx: &Ctx,
+    kind: DeployKind,
+    args: &DeployIdArgs,
+    start: bool,
+) -> Result<(), CliError> {
     ctx.require_token()?;
     let subject = Subject::other(format!("{} {} of {}", kind.noun(), args.id, args.model));
     let ep = match (kind, start) {
@@ -116,26 +121,44 @@ async fn act(ctx: &Ctx, kind: DeployKind, args: &DeployIdArgs, start: bool) -> R
         (DeployKind::Finetune, false) => endpoints::finetune_stop(&args.model, args.id),
     };
     ctx.call(ep, &subject).await?;
-    let get = match kind {
-        DeployKind::Inference => endpoints::inference_get(&args.model, args.id),
-        DeployKind::Finetune => endpoints::finetune_get(&args.model, args.id),
+    // The server answers start/stop with an empty body: read the instance back for its status
+    // (inference only; there is no route for one fine-tune instance).
+    let out = match kind {
+        DeployKind::Inference => {
+            let d = ctx
+                .call(endpoints::inference_get(&args.model, args.id), &subject)
+                .await?;
+            let mut out = DeployOut::from(&d);
+            out.id = args.id;
+            if out.model.is_empty() {
+                out.model = args.model.to_string();
+            }
+            out
+        }
+        DeployKind::Finetune => DeployOut {
+            id: args.id,
+            name: String::new(),
+            model: args.model.to_string(),
+            status: if start {
+                "start requested"
+            } else {
+                "stop requested"
+            }
+            .into(),
+        },
     };
-    let d = ctx.call(get, &subject).await?;
-    let mut out = DeployOut::from(&d);
-    if out.id == 0 {
-        out.id = args.id;
-    }
-    if out.model.is_empty() {
-        out.model = args.model.to_string();
-    }
     let verb = if start { "Started" } else { "Stopped" };
     ctx.out.emit(&out, || {
         format!(
-            "{verb} {} {} ({}, {}): status {}",
+            "{verb} {} {} of {}{}: status {}",
             kind.noun(),
             out.id,
             sanitize(&out.model),
-            sanitize(&out.name),
+            if out.name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", sanitize(&out.name))
+            },
             sanitize(&out.status)
         )
     })

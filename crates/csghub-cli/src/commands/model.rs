@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::cli::{ModelCommand, RepoKind, parse_repo_id};
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::{human_count, human_size, sanitize, table};
+use crate::output::{human_count, human_size, plural, sanitize, table};
 
 /// Runs one `model` subcommand.
 pub fn run(ctx: &Ctx, cmd: ModelCommand) -> Result<(), CliError> {
@@ -58,13 +58,14 @@ fn locate(
     };
     let cache = super::cache::open(ctx, cache_dir)?;
     let rc = super::cache::repo_cache(&cache, RepoKind::Model, &id)?;
-    let snap = rc.resolve_snapshot(revision).map_err(|source| CliError::Cache {
-        action: format!(
-            "cannot find model {id} in the cache (offline; download it first with `csghub-cli \
-             download {id}`)"
-        ),
-        source,
-    })?;
+    let snap = rc
+        .resolve_snapshot(revision)
+        .map_err(|source| CliError::Cache {
+            action: format!(
+                "cannot inspect model {id} (repo ids are looked up in the local cache only)"
+            ),
+            source: Box::new(source),
+        })?;
     if let csghub_cache::SnapshotStatus::Incomplete { missing } = &snap.status {
         ctx.out.warn(format_args!(
             "the cached snapshot of {id} misses {} file(s); the report covers what is there",
@@ -73,7 +74,10 @@ fn locate(
     }
     Ok(Located {
         dir: snap.path,
-        label: format!("{id}@{revision} (cache)"),
+        label: format!(
+            "{id}@{revision} ({}, cache)",
+            snap.commit.chars().take(12).collect::<String>()
+        ),
         repo: Some((id.to_string(), snap.commit)),
     })
 }
@@ -88,7 +92,7 @@ fn inspect(
     let loc = locate(ctx, target, revision, cache_dir)?;
     let reader_err = |source| CliError::Reader {
         target: loc.label.clone(),
-        source,
+        source: Box::new(source),
     };
     let model = ModelDir::open(&loc.dir).map_err(reader_err)?;
     let cfg = model.config();
@@ -98,7 +102,7 @@ fn inspect(
             json!({
                 "model_type": r.family.model_type,
                 "class_prefix": r.family.class_prefix,
-                "kind": format!("{:?}", r.family.kind),
+                "kind": kind_name(r.family.kind),
                 "task": r.task.to_string(),
                 "architecture": r.architecture,
             }),
@@ -179,10 +183,10 @@ fn inspect(
             return s;
         }
         s.push_str(&format!(
-            "  parameters:  {params} ({})\n  weights:     {} in {} file(s)",
+            "  parameters:  {params} ({})\n  weights:     {} in {}",
             human_count(params),
             human_size(total),
-            shards.len()
+            plural(shards.len(), "file")
         ));
         if let Some(m) = per_dtype.as_object() {
             let parts: Vec<String> = m
@@ -224,6 +228,16 @@ fn inspect(
         }
         s
     })
+}
+
+fn kind_name(k: csghub_reader::config::ArchitectureKind) -> &'static str {
+    use csghub_reader::config::ArchitectureKind::*;
+    match k {
+        DecoderOnly => "decoder-only",
+        EncoderOnly => "encoder-only",
+        EncoderDecoder => "encoder-decoder",
+        VisionLanguage => "vision-language",
+    }
 }
 
 type Summary = (Vec<Value>, Vec<Value>, u64, u64, Value);

@@ -5,8 +5,7 @@ use std::io::IsTerminal;
 
 use csghub_api::endpoints;
 use csghub_api::generated::{
-    Code, CreateDatasetReq, CreateModelReq, CreateRepoReq, Dataset, McpServer, Model, Skill,
-    Space,
+    Code, CreateDatasetReq, CreateModelReq, CreateRepoReq, Dataset, McpServer, Model, Skill, Space,
 };
 use csghub_api::{Error as ApiError, RepoId};
 use futures_util::StreamExt;
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 use crate::cli::{RepoArg, RepoCommand, RepoKind};
 use crate::context::Ctx;
 use crate::error::{CliError, Subject};
-use crate::output::{human_size, sanitize, table};
+use crate::output::{human_size, plural, sanitize, table};
 
 /// Runs one `repo` subcommand.
 pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<(), CliError> {
@@ -104,7 +103,12 @@ impl From<csghub_api::generated::Commit> for CommitOut {
 
 /// The tip commit of `revision`; an unknown revision is an error (the server may answer an
 /// empty commit instead of 404, SERVER.md §5.5).
-async fn tip(ctx: &Ctx, kind: RepoKind, id: &RepoId, revision: &str) -> Result<CommitOut, CliError> {
+async fn tip(
+    ctx: &Ctx,
+    kind: RepoKind,
+    id: &RepoId,
+    revision: &str,
+) -> Result<CommitOut, CliError> {
     let subject = Subject::repo(kind, id).at(revision);
     let ep = endpoints::last_commit(kind.api(), id, revision)
         .map_err(|e| ctx.api_error(e, subject.clone()))?;
@@ -170,7 +174,7 @@ async fn info(ctx: &Ctx, repo: &RepoArg, revision: &str) -> Result<(), CliError>
         let mut s = format!("{} {id}\n", kind.as_str());
         let mut line = |k: &str, v: &str| {
             if !v.is_empty() {
-                s.push_str(&format!("  {k:<15}{}\n", sanitize(v)));
+                s.push_str(&format!("  {k:<16}{}\n", sanitize(v)));
             }
         };
         line("nickname:", str_field(&d, "nickname"));
@@ -307,8 +311,8 @@ async fn files(
     rows.sort_by(|a, b| a.path.cmp(&b.path));
     let total: i64 = rows.iter().map(|f| f.size.max(0)).sum();
     ctx.out.info(format_args!(
-        "{} files, {} at {revision} ({})",
-        rows.len(),
+        "{}, {} at {revision} ({})",
+        plural(rows.len(), "file"),
         human_size(total as u64),
         commit.id
     ));
@@ -337,7 +341,10 @@ async fn files(
 async fn branches(ctx: &Ctx, repo: &RepoArg) -> Result<(), CliError> {
     let (kind, id) = (repo.repo_type, &repo.repo_id);
     let list = ctx
-        .call(endpoints::branches(kind.api(), id), &Subject::repo(kind, id))
+        .call(
+            endpoints::branches(kind.api(), id),
+            &Subject::repo(kind, id),
+        )
         .await?;
     let rows: Vec<Value> = list
         .iter()
@@ -498,7 +505,10 @@ async fn create(ctx: &Ctx, repo: &RepoArg, o: &CreateOpts) -> Result<(), CliErro
         }
         Err(e) => return Err(ctx.api_error(e, subject)),
     };
-    let private = d.get("private").and_then(Value::as_bool).unwrap_or(o.private);
+    let private = d
+        .get("private")
+        .and_then(Value::as_bool)
+        .unwrap_or(o.private);
     let value = json!({
         "repo_type": kind.as_str(),
         "repo_id": id.to_string(),
@@ -553,9 +563,13 @@ async fn delete(ctx: &Ctx, repo: &RepoArg, yes: bool) -> Result<(), CliError> {
             )));
         }
     }
-    ctx.call(endpoints::delete_repo(kind.api(), id), &Subject::repo(kind, id))
-        .await?;
+    ctx.call(
+        endpoints::delete_repo(kind.api(), id),
+        &Subject::repo(kind, id),
+    )
+    .await?;
     let value = json!({ "deleted": true, "repo_type": kind.as_str(), "repo_id": id.to_string() });
-    ctx.out
-        .emit(&value, || format!("Deleted {what} from {}.", ctx.config.endpoint))
+    ctx.out.emit(&value, || {
+        format!("Deleted {what} from {}.", ctx.config.endpoint)
+    })
 }
