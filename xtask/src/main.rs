@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             objects_port,
             seed,
         } => run_hub(dir, port, objects_port, seed),
-        Cmd::Demo => demo::run(),
+        Cmd::Demo => demo::run(&root),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Ci => ci(&root),
         Cmd::Bench { what } => bench::run(&root, &what),
@@ -144,6 +144,18 @@ fn cargo() -> Command {
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+/// Run a command without announcing it (its output is the point).
+fn run_quiet(cmd: &mut Command) -> Result<(), String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;

@@ -143,15 +143,6 @@ pub enum CliError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A transfer command that this build does not have yet.
-    #[error(
-        "`{command}` is not available in this build of csghub-cli yet (the transfer engine is \
-         being integrated); meanwhile use pycsghub (`pip install csghub-sdk`)"
-    )]
-    NotAvailable {
-        /// The command.
-        command: &'static str,
-    },
     /// Any other failure, already phrased as one line with advice.
     #[error("{0}")]
     Failed(String),

@@ -10,7 +10,6 @@ mod config;
 mod context;
 mod error;
 mod output;
-#[cfg(feature = "transfer")]
 mod progress;
 
 use std::panic::AssertUnwindSafe;

@@ -17,7 +17,6 @@ pub struct Output {
     quiet: bool,
     level: LogLevel,
     color: bool,
-    #[cfg_attr(not(feature = "transfer"), allow(dead_code))]
     stderr_tty: bool,
 }
 
@@ -46,7 +45,6 @@ impl Output {
     }
 
     /// Whether progress bars may be drawn: stderr is a terminal, no `--quiet`, no `--json`.
-    #[cfg_attr(not(feature = "transfer"), allow(dead_code))]
     pub fn progress_enabled(&self) -> bool {
         self.stderr_tty && !self.quiet && !self.json
     }

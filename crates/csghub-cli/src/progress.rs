@@ -4,8 +4,6 @@
 //!
 //! Use: `let reporter = progress::reporter(&ctx.out);` and hand `reporter.clone()` to the
 //! transfer; call `reporter.finish()` when it returns.
-// The download/upload commands that use this are wired in by the transfer work.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

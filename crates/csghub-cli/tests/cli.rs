@@ -649,37 +649,245 @@ fn inference_and_finetune() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// transfer commands (not in this build yet)
+// transfer commands
+
+/// Every regular file below `dir`, sorted, without bookkeeping folders.
+fn files_in(dir: &Path) -> Vec<String> {
+    fn go(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(dir, dir, &mut out);
+    out.retain(|p| !p.starts_with(".cache"));
+    out.sort();
+    out
+}
 
 #[test]
-fn transfer_commands_say_they_are_not_available() {
+fn download_snapshot_then_cached_rerun() {
+    let w = World::new("demo");
+    let r = w.run(&["download", "OpenCSG/demo-model"]);
+    snap!(w, "download_snapshot", r);
+    let dir = PathBuf::from(r.stdout.trim());
+    assert!(dir.join("config.json").is_file());
+    assert!(dir.join("model-00001-of-00002.safetensors").is_file());
+    // A re-run is answered from the cache (one listing request) and says so in JSON.
+    w.hub.faults().clear_log();
+    let again = w.run(&["download", "OpenCSG/demo-model", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let v = json(&again);
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["downloaded"] == false)
+    );
+    assert_eq!(w.hub.faults().log().len(), 1);
+    // Offline: no request at all.
+    w.hub.faults().clear_log();
+    let mut w2 = w;
+    w2.set("HF_HUB_OFFLINE", "1");
+    let off = w2.run(&["download", "OpenCSG/demo-model", "-q"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    assert_eq!(off.stdout.trim(), dir.to_string_lossy());
+    assert!(w2.hub.faults().log().is_empty());
+}
+
+#[test]
+fn pycsghub_documented_command_line_works_unchanged() {
+    let w = World::new("demo");
+    let out = w.home().join("wukong");
+    let r = w.run(&[
+        "download",
+        "OpenCSG/csg-wukong-1B",
+        "--allow-patterns",
+        "*.json",
+        "--ignore-patterns",
+        "tokenizer.json",
+        "--local-dir",
+        out.to_str().unwrap(),
+        "-e",
+        w.hub.url(),
+    ]);
+    snap!(w, "download_pycsghub_example", r);
+    assert_eq!(
+        files_in(&out),
+        [
+            "config.json",
+            "generation_config.json",
+            "model.safetensors.index.json",
+            "special_tokens_map.json",
+            "tokenizer_config.json"
+        ]
+    );
+}
+
+#[test]
+fn download_one_file_and_dry_run() {
     let w = World::new("demo");
     snap!(
         w,
-        "download_not_available",
+        "download_dry_run",
         w.run(&[
             "download",
             "OpenCSG/demo-model",
-            "-cd",
-            "x",
-            "--max-workers",
-            "2"
+            "--dry-run",
+            "--allow-patterns",
+            "*.json"
         ])
     );
-    let up = w.run(&["upload", "OpenCSG/demo-model", "README.md"]);
-    assert_eq!(up.code, 1);
     assert!(
-        up.stderr.contains("`upload` is not available"),
-        "{}",
-        up.stderr
+        !w.cache().exists() || files_in(&w.cache()).is_empty(),
+        "dry run writes nothing"
     );
-    let ulf = w.run(&["upload-large-folder", "OpenCSG/demo-model", ".", "-n", "2"]);
-    assert_eq!(ulf.code, 1);
+    let r = w.run(&["download", "OpenCSG/demo-model", "config.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.trim().ends_with("/config.json"), "{}", r.stdout);
+    let text = std::fs::read_to_string(r.stdout.trim()).unwrap();
+    assert!(text.contains("llama"));
+}
+
+#[test]
+fn download_error_paths() {
+    let mut w = World::new("demo");
+    snap!(
+        w,
+        "download_missing_repo",
+        w.run(&["download", "OpenCSG/nope"])
+    );
+    snap!(
+        w,
+        "download_missing_file",
+        w.run(&["download", "OpenCSG/demo-model", "nope.txt"])
+    );
+    snap!(
+        w,
+        "download_missing_revision",
+        w.run(&["download", "OpenCSG/demo-model", "--revision", "nope"])
+    );
+    // A hostile name in the server's listing: refused, nothing written.
+    seed::repo_with_files(
+        &w.hub,
+        RepoType::Model,
+        "OpenCSG/hostile",
+        false,
+        vec![("../escape.txt".into(), b"x".to_vec())],
+        "add",
+    )
+    .unwrap();
+    snap!(
+        w,
+        "download_hostile_name",
+        w.run(&["download", "OpenCSG/hostile"])
+    );
+    assert!(!w.home().join("escape.txt").exists());
+    // A local dir that cannot be written.
+    let ro = w.home().join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o555);
+    std::fs::set_permissions(&ro, perm).unwrap();
+    let r = w.run(&[
+        "download",
+        "OpenCSG/demo-model",
+        "config.json",
+        "--local-dir",
+        ro.join("sub").to_str().unwrap(),
+    ]);
+    // root ignores permission bits; only check when they apply.
+    if std::fs::write(ro.join("probe"), b"").is_err() {
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("ro/sub"), "{}", r.stderr);
+    }
+    w.set("CSGHUB_TOKEN", "not-a-valid-token");
+    snap!(
+        w,
+        "download_bad_token",
+        w.run(&["download", "OpenCSG/demo-model"])
+    );
+}
+
+#[test]
+fn upload_file_folder_and_large_folder_round_trip() {
+    let mut w = World::new("empty");
+    w.set("CSGHUB_TOKEN", ALICE_TOKEN);
+    let src = w.home().join("src");
+    std::fs::create_dir_all(src.join("nested/deeper")).unwrap();
+    std::fs::write(src.join("a.txt"), b"alpha\n").unwrap();
+    std::fs::write(src.join("nested/deeper/b b.txt"), b"beta\n").unwrap();
+    std::fs::write(src.join("nested/数据.json"), b"{}").unwrap();
+    std::fs::write(src.join("empty.bin"), b"").unwrap();
+    let r = w.run(&[
+        "upload",
+        "alice/uploaded",
+        src.to_str().unwrap(),
+        "--commit-message",
+        "first",
+    ]);
+    let text = w.render(&r);
+    assert_eq!(r.code, 0, "{text}");
     assert!(
-        ulf.stderr
-            .contains("`upload-large-folder` is not available"),
-        "{}",
-        ulf.stderr
+        r.stdout.contains("alice/uploaded: 4 files committed"),
+        "{text}"
+    );
+    // One file to a path in the repo.
+    let one = w.home().join("one.txt");
+    std::fs::write(&one, b"one\n").unwrap();
+    let r = w.run(&["upload", "alice/uploaded", one.to_str().unwrap(), "docs/"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Round trip through download.
+    let out = w.home().join("back");
+    let r = w.run(&[
+        "download",
+        "alice/uploaded",
+        "--local-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (p, want) in [
+        ("a.txt", &b"alpha\n"[..]),
+        ("nested/deeper/b b.txt", b"beta\n"),
+        ("nested/数据.json", b"{}"),
+        ("empty.bin", b""),
+        ("docs/one.txt", b"one\n"),
+    ] {
+        assert_eq!(std::fs::read(out.join(p)).unwrap(), want, "{p}");
+    }
+    // Large folder, resumable; a second run has nothing to do.
+    let r = w.run(&[
+        "upload-large-folder",
+        "alice/big-folder",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["files"].as_array().unwrap().len(), 4);
+    let r = w.run(&[
+        "upload-large-folder",
+        "alice/big-folder",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        json(&r)["commit"].is_null(),
+        "nothing to commit on a re-run: {}",
+        r.stdout
+    );
+    // Without a token: one clear line.
+    let w2 = World::new("empty");
+    snap!(
+        w2,
+        "upload_not_logged_in",
+        w2.run(&["upload", "alice/x", src.to_str().unwrap()])
     );
 }
 

@@ -12,7 +12,7 @@ pub enum TransferError {
     #[error(transparent)]
     Cache(#[from] csghub_cache::CacheError),
     /// The server listed a path that is not a safe relative path; nothing was written for it.
-    #[error("the server listed an unsafe file name {path:?} ({reason}); refusing to write it")]
+    #[error("the server listed an unsafe file name: {reason}")]
     UnsafePath {
         /// The path as listed.
         path: String,

@@ -228,16 +228,27 @@ fn tempfile_dir() -> Result<std::path::PathBuf, StoreError> {
     Ok(dir)
 }
 
-/// The demo seed: accounts, the tiny Llama model `OpenCSG/demo-model` ([`demo_model_files`]), a
+/// The demo seed: accounts, the tiny Llama model `OpenCSG/demo-model` ([`demo_model_files`]; also
+/// as `OpenCSG/csg-wukong-1B`, the id of pycsghub's documented examples), a
 /// dataset, and one repo of every other type so listings of all six kinds have something to show.
 pub fn demo(hub: &LocalHub) -> Result<(), StoreError> {
     empty(hub)?;
+    let model = demo_model_files()?;
     repo_with_files(
         hub,
         RepoType::Model,
         "OpenCSG/demo-model",
         false,
-        demo_model_files()?,
+        model.clone(),
+        "add demo model",
+    )?;
+    // The repo id pycsghub's documentation uses in its examples, so they run unchanged.
+    repo_with_files(
+        hub,
+        RepoType::Model,
+        "OpenCSG/csg-wukong-1B",
+        false,
+        model,
         "add demo model",
     )?;
     repo_with_files(
