@@ -4,14 +4,20 @@
 //! - `hub --root DIR [--port N] [--objects-port N] [--seed demo]`: run the local hub.
 //! - `demo`: the README's first command: a local hub with the demo seed, and the main job against it.
 //! - `test`: every test, with the Python venv the interop tests need (the README's test command).
-//! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
+//! - `ci`: what `.ci/run` runs: formatting, clippy, codegen check, no HTTP stack in
+//!   `csghub-reader`/`csghub-cache` without default features, `cargo doc` warning-free, `test`.
 //! - `bench download`: csghub-rs against curl on the local hub (ratios, requests, peak RSS).
+//! - `dist`: the release archive of csghub-cli for the host (`target/dist/`, with its sha256).
+//! - `release <version> [--dry-run]`: lockstep version bump, CHANGELOG, publish dry run.
 
 #![deny(clippy::unwrap_used)]
 
 mod bench;
 mod codegen;
 mod demo;
+mod dist;
+mod hygiene;
+mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -56,12 +62,23 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// What CI runs: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
+    /// What CI runs: `cargo fmt --check`, clippy with `-D warnings`, codegen check, the
+    /// no-HTTP-stack and docs checks, then `test`.
     Ci,
     /// Benchmarks against reference tools in the same run (`download`).
     Bench {
         /// Which benchmark(s).
         what: Vec<String>,
+    },
+    /// Build the release archive of csghub-cli for the host target into `target/dist/`.
+    Dist,
+    /// Bump every crate to VERSION, update CHANGELOG.md, run the workspace publish dry run.
+    Release {
+        /// The new version, e.g. 0.2.0.
+        version: String,
+        /// Do everything in a temporary clone and leave this tree untouched.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The benchmark itself, inside the optimised build.
     #[command(hide = true)]
@@ -100,6 +117,8 @@ fn main() -> ExitCode {
         Cmd::Bench { what } => bench::run(&root, &what),
         Cmd::BenchRun { args } => bench::bench_run(&args),
         Cmd::BenchChild { args } => bench::bench_child(&args),
+        Cmd::Dist => dist::run(&root),
+        Cmd::Release { version, dry_run } => release::run(&root, &version, dry_run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,7 +216,7 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
     let python = python_venv(root)?;
     run(cargo()
         .current_dir(root)
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(args)
         .env("CSGHUB_TEST_PYTHON", &python))?;
     // Doctests are not part of --all-targets.
@@ -218,5 +237,8 @@ fn ci(root: &Path) -> Result<(), String> {
         "warnings",
     ]))?;
     codegen::run(root, true)?;
+    // What users of the library crates get: no HTTP stack without default features, clean docs.
+    hygiene::no_http_stack(root)?;
+    hygiene::docs(root)?;
     test(root, &[])
 }

@@ -174,10 +174,20 @@ impl Client {
         not_found: NotFoundMeans,
     ) -> Error {
         let mut err = Error::from_response(status, headers, body, url, not_found);
-        if let Some(token) = self.inner.config.token()
-            && let Some(info) = error_info_mut(&mut err)
-        {
-            info.message = info.message.replace(token.expose(), "***");
+        if let Some(token) = self.inner.config.token() {
+            if let Some(info) = error_info_mut(&mut err) {
+                info.message = info.message.replace(token.expose(), "***");
+            }
+            // With a token the server accepted (not AUTH-ERR-5), "not logged in" codes mean the
+            // account lacks access (e.g. 500 AUTH-ERR-0 on a private repo's info): telling the
+            // user to log in would be wrong.
+            if let Error::Unauthorized {
+                info,
+                bad_token: false,
+            } = err
+            {
+                err = Error::Forbidden(info);
+            }
         }
         err
     }

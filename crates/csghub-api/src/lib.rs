@@ -46,3 +46,8 @@ pub use repo::{
     revision_fits_path,
 };
 pub use reqwest::Method;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1103,13 +1103,16 @@ async fn repo_management_and_the_three_list_envelopes() {
         .execute(endpoints::org_repos::<Model>("OpenCSG", 50, 1).unwrap())
         .await
         .unwrap();
-    assert_eq!(org_models.total, 1, "the private new-model is hidden");
-    assert_eq!(org_models.items[0].path, "OpenCSG/demo-model");
+    // demo-model and csg-wukong-1B (pycsghub's example id) are public.
+    assert_eq!(org_models.total, 2, "the private new-model is hidden");
+    let mut org_paths: Vec<_> = org_models.items.iter().map(|m| m.path.as_str()).collect();
+    org_paths.sort();
+    assert_eq!(org_paths, ["OpenCSG/csg-wukong-1B", "OpenCSG/demo-model"]);
     let org_models_alice = alice
         .execute(endpoints::org_repos::<Model>("OpenCSG", 1, 2).unwrap())
         .await
         .unwrap();
-    assert_eq!(org_models_alice.total, 2);
+    assert_eq!(org_models_alice.total, 3);
     assert_eq!(org_models_alice.items.len(), 1, "page 2 of per=1");
     let user_ds = alice
         .execute(endpoints::user_repos::<Dataset>("alice", 50, 1).unwrap())
@@ -1198,7 +1201,15 @@ async fn file_writes_commits_and_preupload() {
         .await
         .unwrap();
     let st = alice
-        .execute(endpoints::blob(RepoType::Model, &repo, "main", "model.safetensors").unwrap())
+        .execute(
+            endpoints::blob(
+                RepoType::Model,
+                &repo,
+                "main",
+                "model-00001-of-00002.safetensors",
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
     let file = |path: &str, size: i64| PreuploadFile {
@@ -1215,7 +1226,7 @@ async fn file_writes_commits_and_preupload() {
                 &PreuploadReq {
                     files: vec![
                         file("config.json", 10),
-                        file("model.safetensors", 100),
+                        file("model-00001-of-00002.safetensors", 100),
                         file("notes.txt", 10),
                         file("huge.txt", 30 << 20),
                     ],
@@ -1235,7 +1246,7 @@ async fn file_writes_commits_and_preupload() {
         [
             ("config.json", Some(UploadMode::Regular), cfg.sha.as_str()),
             (
-                "model.safetensors",
+                "model-00001-of-00002.safetensors",
                 Some(UploadMode::Lfs),
                 st.lfs_sha256.as_str()
             ),
@@ -1375,10 +1386,10 @@ async fn file_writes_commits_and_preupload() {
         .execute(endpoints::create_file(RepoType::Model, &repo, "bob.txt", &create).unwrap())
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, Error::Unauthorized { .. }),
-        "500 AUTH-ERR-0: {e:?}"
-    );
+    // 500 AUTH-ERR-0 to a logged-in user without write access: the client says Forbidden, not
+    // "log in".
+    assert!(matches!(e, Error::Forbidden(_)), "500 AUTH-ERR-0: {e:?}");
+    assert_eq!(code(&e), Some("AUTH-ERR-0"));
     alice
         .execute(
             endpoints::update_file(

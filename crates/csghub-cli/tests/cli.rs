@@ -789,24 +789,26 @@ fn download_error_paths() {
         w.run(&["download", "OpenCSG/hostile"])
     );
     assert!(!w.home().join("escape.txt").exists());
-    // A local dir that cannot be written.
-    let ro = w.home().join("ro");
-    std::fs::create_dir_all(&ro).unwrap();
-    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o555);
-    std::fs::set_permissions(&ro, perm).unwrap();
-    let r = w.run(&[
-        "download",
-        "OpenCSG/demo-model",
-        "config.json",
-        "--local-dir",
-        ro.join("sub").to_str().unwrap(),
-    ]);
-    // root ignores permission bits; only check when they apply.
-    if std::fs::write(ro.join("probe"), b"").is_err() {
-        assert_eq!(r.code, 1);
-        assert!(r.stderr.contains("ro/sub"), "{}", r.stderr);
-    }
+    // A local dir that cannot be written: a file is in the way (fails for root too).
+    let blocker = w.home().join("blocker");
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let target = blocker.join("sub");
+    snap!(
+        w,
+        "download_local_dir_not_writable",
+        w.run(&[
+            "download",
+            "OpenCSG/demo-model",
+            "config.json",
+            "--local-dir",
+            target.to_str().unwrap()
+        ])
+    );
+    assert_eq!(
+        std::fs::read(&blocker).unwrap(),
+        b"a file, not a folder",
+        "nothing overwritten"
+    );
     w.set("CSGHUB_TOKEN", "not-a-valid-token");
     snap!(
         w,

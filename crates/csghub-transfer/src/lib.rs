@@ -28,3 +28,8 @@ pub use upload::{
     FileHashes, LFS_THRESHOLD, UploadConfig, UploadOutcome, UploadRequest, Uploaded, Uploader,
     hash_file, lfs_pointer, sha256_rate,
 };
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -849,6 +849,17 @@ async fn lfs_basic_and_multipart_uploads() {
         )
         .await;
     assert_eq!(s, 401);
+    // §0.2: on git/LFS routes an unknown token is not a 401: it silently means anonymous, so a
+    // public download batch still works.
+    let (s, v) = t
+        .send_json(
+            Method::POST,
+            batch,
+            Some("unknown-token"),
+            json!({"operation": "download", "objects": []}),
+        )
+        .await;
+    assert_eq!((s, v["objects"].as_array().map(Vec::len)), (200, Some(0)));
     // Read-only access → 403.
     let (s, v) = t
         .send_json(
@@ -1073,7 +1084,7 @@ async fn list_routes_use_three_envelopes() {
     let (_, v) = t.json("/api/v1/organization/OpenCSG/models", None).await;
     assert_eq!(v["message"], "OK");
     assert!(v.get("msg").is_none());
-    assert_eq!(v["total"], 1);
+    assert_eq!(v["total"], 2, "demo-model and csg-wukong-1B");
     let (_, v) = t.json("/api/v1/organization/OpenCSG/mcps", None).await;
     assert_eq!(
         (v["msg"].as_str(), v["data"]["total"].as_u64()),
@@ -1402,6 +1413,13 @@ async fn unknown_routes_answer_gin_404_text() {
         let r = t.req(m, p, None).await;
         assert_eq!(r.status(), 404, "{p}");
         assert_eq!(r.text().await.unwrap(), "404 page not found");
+    }
+    // §0.19: the xet token routes are EE only; a CE server does not route them.
+    for p in [
+        "/hf/OpenCSG/x/xet-read-token/main",
+        "/hf/api/models/OpenCSG/x/xet-read-token/main",
+    ] {
+        assert_eq!(t.get(p, Some(ALICE_TOKEN)).await.status(), 404, "{p}");
     }
     let r = t.get("/healthz", None).await;
     assert_eq!(r.status(), 200);
