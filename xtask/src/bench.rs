@@ -27,8 +27,17 @@ pub fn run(root: &Path, what: &[String]) -> Result<(), String> {
 /// Runs inside the optimised build.
 pub fn bench_run(what: &[String]) -> Result<(), String> {
     match what.first().map(String::as_str) {
-        Some("download") | None => crate::runtime()?.block_on(download()),
-        Some(other) => Err(format!("unknown benchmark {other:?}: use `download`")),
+        None => {
+            crate::runtime()?.block_on(download())?;
+            crate::runtime()?.block_on(upload())?;
+            reader()
+        }
+        Some("reader") => reader(),
+        Some("download") => crate::runtime()?.block_on(download()),
+        Some("upload") => crate::runtime()?.block_on(upload()),
+        Some(other) => Err(format!(
+            "unknown benchmark {other:?}: use download, upload or reader"
+        )),
     }
 }
 
@@ -222,8 +231,102 @@ fn child(
     ))
 }
 
-/// The child: download `repo` into `cache` and print `{"secs", "peak_rss_kib"}`.
+/// `reader`: open and index a 1 GiB model in 4 shards and view every tensor, against Python's
+/// `safetensors.safe_open` doing the same work (venv of `cargo xtask test`, if present).
+fn reader() -> Result<(), String> {
+    use csghub_reader::bench::{PYTHON_SAFE_OPEN_SCRIPT, open_index_and_view};
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    csghub_reader::demo::write_synthetic_model(dir.path(), 1 << 30, 4).map_err(|e| e.to_string())?;
+    let runs = (0..20)
+        .map(|_| open_index_and_view(dir.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let open = runs.iter().map(|r| r.open_and_index).min().unwrap_or_default();
+    let view = runs.iter().map(|r| r.view_all).min().unwrap_or_default();
+    let tensors = runs.first().map_or(0, |r| r.tensors);
+    println!("\n== reader: open + index a 1 GiB model in 4 shards, view every tensor ==");
+    println!(
+        "csghub-reader: open+index {:.3} ms (target <= 2 ms), view all {} tensors {:.3} ms",
+        open.as_secs_f64() * 1e3,
+        tensors,
+        view.as_secs_f64() * 1e3
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var_os("CSGHUB_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/pyvenv/bin/python"));
+    if !python.exists() {
+        println!("python safetensors: skipped (run `cargo xtask test` once to create target/pyvenv)");
+        return Ok(());
+    }
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(PYTHON_SAFE_OPEN_SCRIPT)
+        .arg(dir.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("python output: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let py = v["open_and_index_s"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "python safetensors.safe_open: open+index {:.3} ms; python/csghub-rs = {:.1}x",
+        py * 1e3,
+        py / open.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `upload`: a 1 GiB file to the local hub, against the single-core sha256 rate.
+async fn upload() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let hub = LocalHub::start(HubConfig::new(&dir.path().join("hub")))
+        .await
+        .map_err(|e| e.to_string())?;
+    seed::empty(&hub).map_err(|e| e.to_string())?;
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, seed::pseudo_random(7, BIG)).map_err(|e| e.to_string())?;
+    let rate = csghub_transfer::sha256_rate(1000);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(["bench-child", "upload", hub.url(), seed::ALICE_TOKEN])
+        .arg(&file)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "bench child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("bench child output {text:?}: {e}"))?;
+    let secs = v["secs"].as_f64().unwrap_or(f64::NAN);
+    let throughput = BIG as f64 / secs;
+    println!("\n== upload: 1 GiB file (LFS multipart, one commit), local hub ==");
+    println!(
+        "single-core sha256 rate: {:.0} MiB/s",
+        rate / f64::from(1 << 20)
+    );
+    println!(
+        "csghub-rs: {:.3} s = {:.0} MiB/s ({:.2}x the sha256 rate; target >= 0.8x), peak RSS {} MiB (target <= 64), {} requests",
+        secs,
+        throughput / f64::from(1 << 20),
+        throughput / rate,
+        v["peak_rss_kib"].as_u64().unwrap_or(0) / 1024,
+        hub.faults().log().len()
+    );
+    Ok(())
+}
+
+/// The child: `download URL REPO CONNS CHUNK CACHE` or `upload URL TOKEN FILE`; prints
+/// `{"secs", "peak_rss_kib"}`.
 pub fn bench_child(args: &[String]) -> Result<(), String> {
+    if let [kind, url, token, file] = args
+        && kind == "upload"
+    {
+        return upload_child(url, token, file);
+    }
     let [url, repo, conns, chunk, cache] = args else {
         return Err("usage: bench-child URL REPO CONNS CHUNK_MIB CACHE".into());
     };
@@ -274,4 +377,36 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(0)
+}
+
+fn upload_child(url: &str, token: &str, file: &str) -> Result<(), String> {
+    let secs = crate::runtime()?.block_on(async {
+        let client = csghub_api::Client::new(
+            csghub_api::ClientConfig::new(url)
+                .map_err(|e| e.to_string())?
+                .with_token(Some(csghub_api::Token::new(token).map_err(|e| e.to_string())?))
+                .with_read_timeout(Duration::from_secs(120)),
+        )
+        .map_err(|e| e.to_string())?;
+        let uploader =
+            csghub_transfer::Uploader::new(client, csghub_transfer::UploadConfig::default());
+        let req = csghub_transfer::UploadRequest::new(
+            csghub_api::RepoType::Model,
+            "alice/bench-upload"
+                .parse()
+                .map_err(|e: csghub_api::Error| e.to_string())?,
+            file,
+        );
+        let start = Instant::now();
+        uploader
+            .upload(&req, Arc::new(csghub_transfer::NoProgress))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<f64, String>(start.elapsed().as_secs_f64())
+    })?;
+    println!(
+        "{}",
+        serde_json::json!({"secs": secs, "peak_rss_kib": peak_rss_kib()})
+    );
+    Ok(())
 }
