@@ -62,7 +62,7 @@ impl Fault {
 /// Which requests a script applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matcher {
-    /// Route kind name (see [`crate::Route::kind`]), e.g. `"resolve"`, `"object_get"`.
+    /// Route kind name (see [`crate::routes::Route::kind`]), e.g. `"resolve"`, `"object_get"`.
     pub route: Option<String>,
     /// HTTP method, e.g. `"GET"`.
     pub method: Option<String>,

@@ -979,7 +979,7 @@ async fn lfs_put(hub: &Arc<Hub>, req: &mut Req, r: &RepoRef, oid: &str, size: &s
         return api_err(400, "REQ-ERR-0", None);
     };
     let tmp = hub.store.temp_path();
-    let (n, sha) = match req.to_file(&tmp).await {
+    let (n, sha) = match req.to_file(&tmp, true).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
