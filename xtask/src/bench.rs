@@ -21,7 +21,12 @@ pub fn run(root: &Path, what: &[String]) -> Result<(), String> {
         "xtask",
     ]))?;
     let exe = root.join("target").join("xbench").join("xtask");
-    crate::run(Command::new(exe).arg("bench-run").args(what))
+    crate::run(Command::new(exe).arg("bench-run").args(what))?;
+    if what.is_empty() || what.iter().any(|w| w == "cli") {
+        println!("\n== csghub-cli: binary size and `--version` start-up ==");
+        println!("{}", crate::dist::cli_startup_and_size(root)?);
+    }
+    Ok(())
 }
 
 /// Runs inside the optimised build.
@@ -33,6 +38,8 @@ pub fn bench_run(what: &[String]) -> Result<(), String> {
             reader()
         }
         Some("reader") => reader(),
+        // Measured by the debug-side entry (it builds the release binary itself).
+        Some("cli") => Ok(()),
         Some("download") => crate::runtime()?.block_on(download()),
         Some("upload") => crate::runtime()?.block_on(upload()),
         Some(other) => Err(format!(
@@ -236,12 +243,17 @@ fn child(
 fn reader() -> Result<(), String> {
     use csghub_reader::bench::{PYTHON_SAFE_OPEN_SCRIPT, open_index_and_view};
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    csghub_reader::demo::write_synthetic_model(dir.path(), 1 << 30, 4).map_err(|e| e.to_string())?;
+    csghub_reader::demo::write_synthetic_model(dir.path(), 1 << 30, 4)
+        .map_err(|e| e.to_string())?;
     let runs = (0..20)
         .map(|_| open_index_and_view(dir.path()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let open = runs.iter().map(|r| r.open_and_index).min().unwrap_or_default();
+    let open = runs
+        .iter()
+        .map(|r| r.open_and_index)
+        .min()
+        .unwrap_or_default();
     let view = runs.iter().map(|r| r.view_all).min().unwrap_or_default();
     let tensors = runs.first().map_or(0, |r| r.tensors);
     println!("\n== reader: open + index a 1 GiB model in 4 shards, view every tensor ==");
@@ -256,7 +268,9 @@ fn reader() -> Result<(), String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/pyvenv/bin/python"));
     if !python.exists() {
-        println!("python safetensors: skipped (run `cargo xtask test` once to create target/pyvenv)");
+        println!(
+            "python safetensors: skipped (run `cargo xtask test` once to create target/pyvenv)"
+        );
         return Ok(());
     }
     let out = Command::new(&python)
@@ -265,8 +279,12 @@ fn reader() -> Result<(), String> {
         .arg(dir.path())
         .output()
         .map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("python output: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "python output: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
     let py = v["open_and_index_s"].as_f64().unwrap_or(f64::NAN);
     println!(
         "python safetensors.safe_open: open+index {:.3} ms; python/csghub-rs = {:.1}x",
@@ -315,6 +333,11 @@ async fn upload() -> Result<(), String> {
         throughput / rate,
         v["peak_rss_kib"].as_u64().unwrap_or(0) / 1024,
         hub.faults().log().len()
+    );
+    println!(
+        "  of which hashing {:.3} s, LFS transfer + commit {:.3} s",
+        v["hash_secs"].as_f64().unwrap_or(f64::NAN),
+        v["transfer_secs"].as_f64().unwrap_or(f64::NAN)
     );
     Ok(())
 }
@@ -384,7 +407,9 @@ fn upload_child(url: &str, token: &str, file: &str) -> Result<(), String> {
         let client = csghub_api::Client::new(
             csghub_api::ClientConfig::new(url)
                 .map_err(|e| e.to_string())?
-                .with_token(Some(csghub_api::Token::new(token).map_err(|e| e.to_string())?))
+                .with_token(Some(
+                    csghub_api::Token::new(token).map_err(|e| e.to_string())?,
+                ))
                 .with_read_timeout(Duration::from_secs(120)),
         )
         .map_err(|e| e.to_string())?;
@@ -398,15 +423,20 @@ fn upload_child(url: &str, token: &str, file: &str) -> Result<(), String> {
             file,
         );
         let start = Instant::now();
-        uploader
+        let up = uploader
             .upload(&req, Arc::new(csghub_transfer::NoProgress))
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<f64, String>(start.elapsed().as_secs_f64())
+        Ok::<_, String>((
+            start.elapsed().as_secs_f64(),
+            up.hash_time,
+            up.transfer_time,
+        ))
     })?;
     println!(
         "{}",
-        serde_json::json!({"secs": secs, "peak_rss_kib": peak_rss_kib()})
+        serde_json::json!({"secs": secs.0, "hash_secs": secs.1.as_secs_f64(),
+            "transfer_secs": secs.2.as_secs_f64(), "peak_rss_kib": peak_rss_kib()})
     );
     Ok(())
 }

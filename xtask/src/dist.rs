@@ -214,7 +214,6 @@ fn smoke_test(archive: &Path, stem: &str, version: &str) -> Result<(), String> {
 /// The `--version` startup time and binary size of the release (dist) build of csghub-cli, as a
 /// printable report. For `cargo xtask bench`: builds like `dist` (nothing to do when `dist` ran).
 // Until `cargo xtask bench` calls it (xtask/src/bench.rs belongs to the bench's owner).
-#[allow(dead_code)]
 pub fn cli_startup_and_size(root: &Path) -> Result<String, String> {
     const RUNS: usize = 50;
     let meta = Metadata::load(root)?;
@@ -223,7 +222,7 @@ pub fn cli_startup_and_size(root: &Path) -> Result<String, String> {
     let ours = startup_times(&mut Command::new(&binary), RUNS)?;
     let mut report = format!(
         "csghub-cli (release: LTO, stripped)\n  binary size      {} ({size} bytes)\n  \
-         `--version`      median {} , min {} over {RUNS} runs\n",
+         `--version`      median {}, min {} over {RUNS} runs\n",
         human_bytes(size),
         ms(ours.median),
         ms(ours.min),
@@ -239,7 +238,7 @@ pub fn cli_startup_and_size(root: &Path) -> Result<String, String> {
         const PY_RUNS: usize = 10;
         match startup_times(&mut Command::new(&py_cli), PY_RUNS) {
             Ok(py) => report.push_str(&format!(
-                "  pycsghub csghub-cli --version: median {} over {PY_RUNS} runs ({:.0}x slower)\n",
+                "  pycsghub `csghub-cli --version`: median {} over {PY_RUNS} runs ({:.0}x slower)\n",
                 ms(py.median),
                 py.median.as_secs_f64() / ours.median.as_secs_f64().max(1e-9)
             )),

@@ -219,6 +219,17 @@ fn test(root: &Path, args: &[String]) -> Result<(), String> {
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(args)
         .env("CSGHUB_TEST_PYTHON", &python))?;
+    // Optional features are tested too (the workspace run uses default features).
+    run(cargo()
+        .current_dir(root)
+        .args([
+            "test",
+            "-p",
+            "csghub-reader",
+            "--all-features",
+            "--no-fail-fast",
+        ])
+        .env("CSGHUB_TEST_PYTHON", &python))?;
     // Doctests are not part of --all-targets.
     run(cargo()
         .current_dir(root)

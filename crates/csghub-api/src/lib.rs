@@ -8,7 +8,7 @@
 //!   `codegen/overrides.txt` (the places where the real server differs, SERVER.md §13.2).
 //! - [`dto`]: hand-written DTOs for routes the spec lacks (HF info and tree, LFS, NDJSON commit).
 //! - [`endpoints`]: one constructor per route, returning an [`Endpoint`] value.
-//! - [`Client`]: executes endpoints (async); [`blocking::Client`] with feature `blocking`.
+//! - [`Client`]: executes endpoints (async); `blocking::Client` with feature `blocking`.
 //! - [`Error`]: one error enum mapped from the server's `code` and status.
 //!
 //! ```no_run

@@ -280,6 +280,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// A tensor's dtype has no equivalent in the framework it is being loaded into.
+    #[error("tensor {name:?} has dtype {dtype}, which {target} cannot load; it loads {supported}")]
+    UnsupportedDtype {
+        /// The tensor.
+        name: String,
+        /// Its stored dtype.
+        dtype: safetensors::Dtype,
+        /// The framework, e.g. `candle`.
+        target: &'static str,
+        /// Comma-separated dtypes the framework does load.
+        supported: String,
+    },
+
+    /// candle refused to build a tensor (e.g. a device this build has no support for).
+    #[error("tensor {name:?}: candle cannot load it: {reason}")]
+    Candle {
+        /// The tensor.
+        name: String,
+        /// candle's message.
+        reason: String,
+    },
+
     /// A dataset README's YAML front matter could not be parsed or has the wrong shape.
     #[error("{path}: invalid dataset card YAML: {reason}")]
     InvalidDatasetCard {

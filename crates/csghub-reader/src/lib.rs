@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+#[cfg(feature = "candle")]
+pub mod candle;
 pub mod config;
 #[cfg(feature = "datasets")]
 pub mod datasets;

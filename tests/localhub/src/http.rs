@@ -72,7 +72,11 @@ impl Req {
 
     /// Stream the body into `path` (through a 1 MiB buffer: one blocking hop per MiB, not per
     /// network chunk), returning (size, sha256 hex if `hash`, else empty).
-    pub async fn to_file(&mut self, path: &std::path::Path, hash: bool) -> Result<(u64, String), Resp> {
+    pub async fn to_file(
+        &mut self,
+        path: &std::path::Path,
+        hash: bool,
+    ) -> Result<(u64, String), Resp> {
         use sha2::Digest as _;
         use tokio::io::AsyncWriteExt as _;
         let body = self.body.take().unwrap_or_else(Body::empty);
@@ -90,7 +94,11 @@ impl Req {
             f.write_all(&chunk).await.map_err(io_500)?;
         }
         f.flush().await.map_err(io_500)?;
-        let digest = if hash { hex::encode(h.finalize()) } else { String::new() };
+        let digest = if hash {
+            hex::encode(h.finalize())
+        } else {
+            String::new()
+        };
         Ok((n, digest))
     }
 }

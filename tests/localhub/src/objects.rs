@@ -118,7 +118,9 @@ async fn put_part(hub: &Arc<Hub>, req: &mut Req, key: &str) -> Resp {
     }
     let etag = format!(
         "\"{}\"",
-        &crate::store::sha256_hex(format!("{upload_id}/{part}/{n}/{:?}", std::time::SystemTime::now()).as_bytes())[..32]
+        &crate::store::sha256_hex(
+            format!("{upload_id}/{part}/{n}/{:?}", std::time::SystemTime::now()).as_bytes()
+        )[..32]
     );
     {
         let mut st = hub.store.lock();
