@@ -6,6 +6,8 @@
 //!
 //! Hostile or corrupt files (bad header lengths, overlapping offsets, shape/size mismatches,
 //! broken shard indexes, unsafe paths) become [`Error`]s, never panics or out-of-bounds reads.
+//!
+//! With the `candle` feature, the `candle` module turns the weights into a candle-nn `VarBuilder`.
 #![deny(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
