@@ -337,7 +337,7 @@ async fn main_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
             None,
         ),
         Some(route) => match pre_fault(&hub, kind, &req).await {
-            Err((resp, f)) => (resp, Some(f)),
+            Err((resp, f)) => (drained(&mut req, resp).await, Some(f)),
             Ok(fault) => {
                 let applied = fault.clone();
                 let (resp, left) = routes::handle(&hub, route, &mut req, fault).await;
@@ -359,7 +359,7 @@ async fn objects_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
         _ => "unknown",
     };
     let (resp, fault) = match pre_fault(&hub, kind, &req).await {
-        Err((resp, f)) => (resp, Some(f)),
+        Err((resp, f)) => (drained(&mut req, resp).await, Some(f)),
         Ok(fault) => {
             let applied = fault.clone();
             let (resp, left) = objects::handle(&hub, &mut req, fault).await;
@@ -367,6 +367,16 @@ async fn objects_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
         }
     };
     log(&hub, "objects", kind, &req, &resp, fault);
+    resp
+}
+
+/// Read and discard the request body before an injected answer, so the client sees the
+/// status instead of a connection reset while it is still sending (which would make fault
+/// tests depend on timing).
+async fn drained(req: &mut Req, resp: Resp) -> Resp {
+    if let Some(body) = req.body.take() {
+        let _ = axum::body::to_bytes(body, usize::MAX).await;
+    }
     resp
 }
 
