@@ -714,26 +714,41 @@ impl Downloader {
                 }
                 Err(e) => {
                     attempt += 1;
-                    let expired = is_expired(&e);
-                    if expired {
+                    if self.back_off(ctx, file, attempt, started, e).await? {
+                        // Expired presigned URL: resolve the redirect again.
                         src = None;
                     }
-                    if !(e.is_transient() || expired) {
-                        return Err(e);
-                    }
-                    let Some(delay) =
-                        self.config
-                            .retry
-                            .delay(attempt, started.elapsed(), retry_after_of(&e))
-                    else {
-                        return Err(e);
-                    };
-                    ctx.reporter
-                        .on_retry(file.path.as_str(), attempt, delay, &e.to_string());
-                    tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    /// The shared retry rule of whole-file and range fetches: give up on a fatal error or when
+    /// the budget is spent, else report and wait. `Ok(true)`: the presigned URL expired and
+    /// must be resolved again before the next try.
+    async fn back_off(
+        &self,
+        ctx: &Ctx,
+        file: &RemoteFile,
+        attempt: u32,
+        started: Instant,
+        e: TransferError,
+    ) -> Result<bool, TransferError> {
+        let expired = is_expired(&e);
+        if !(e.is_transient() || expired) {
+            return Err(e);
+        }
+        let Some(delay) = self
+            .config
+            .retry
+            .delay(attempt, started.elapsed(), retry_after_of(&e))
+        else {
+            return Err(e);
+        };
+        ctx.reporter
+            .on_retry(file.path.as_str(), attempt, delay, &e.to_string());
+        tokio::time::sleep(delay).await;
+        Ok(expired)
     }
 
     /// Fetch a large file as parallel byte ranges into a resumable partial blob.
@@ -910,21 +925,7 @@ impl Downloader {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     attempt += 1;
-                    let expired = is_expired(&e);
-                    if !(e.is_transient() || expired) {
-                        return Err(e);
-                    }
-                    let Some(delay) =
-                        self.config
-                            .retry
-                            .delay(attempt, started.elapsed(), retry_after_of(&e))
-                    else {
-                        return Err(e);
-                    };
-                    ctx.reporter
-                        .on_retry(file.path.as_str(), attempt, delay, &e.to_string());
-                    tokio::time::sleep(delay).await;
-                    if expired {
+                    if self.back_off(ctx, file, attempt, started, e).await? {
                         let fresh = self.locate(ctx, file).await?;
                         *src.write().await = fresh;
                     }
