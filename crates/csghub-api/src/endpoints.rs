@@ -895,3 +895,36 @@ pub fn finetune_stop(repo: &RepoId, id: i64) -> Endpoint<()> {
     )
     .not_found(NotFoundMeans::Other)
 }
+
+/// The kind-specific create bodies carry the generic fields under the same names: build them
+/// from one [`CreateRepoReq`] (name, namespace, nickname, description, license, default branch,
+/// private), so callers describe a new repo once whatever its kind.
+impl From<&CreateRepoReq> for CreateModelReq {
+    fn from(r: &CreateRepoReq) -> Self {
+        CreateModelReq {
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            nickname: r.nickname.clone(),
+            description: r.description.clone(),
+            license: r.license.clone(),
+            default_branch: r.default_branch.clone(),
+            private: r.private,
+            ..CreateModelReq::default()
+        }
+    }
+}
+
+impl From<&CreateRepoReq> for CreateDatasetReq {
+    fn from(r: &CreateRepoReq) -> Self {
+        CreateDatasetReq {
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            nickname: r.nickname.clone(),
+            description: r.description.clone(),
+            license: r.license.clone(),
+            default_branch: r.default_branch.clone(),
+            private: r.private,
+            ..CreateDatasetReq::default()
+        }
+    }
+}

@@ -593,14 +593,11 @@ pub(crate) async fn ensure_repo_and_branch(
 }
 
 async fn create_repo(ctx: &Ctx, private: bool) -> Result<(), TransferError> {
-    let (ns, name) = (
-        Some(ctx.repo.namespace().to_string()),
-        ctx.repo.name().to_string(),
-    );
+    let name = ctx.repo.name().to_string();
     let base = CreateRepoReq {
         name: name.clone(),
-        namespace: ns.clone(),
-        nickname: Some(name.clone()),
+        namespace: Some(ctx.repo.namespace().to_string()),
+        nickname: Some(name),
         private: Some(private),
         default_branch: Some("main".into()),
         license: Some("apache-2.0".into()),
@@ -609,28 +606,12 @@ async fn create_repo(ctx: &Ctx, private: bool) -> Result<(), TransferError> {
     let result = match ctx.kind {
         RepoType::Model => ctx
             .client
-            .execute(endpoints::create_model(&CreateModelReq {
-                name,
-                namespace: ns,
-                nickname: base.nickname.clone(),
-                private: Some(private),
-                default_branch: base.default_branch.clone(),
-                license: base.license.clone(),
-                ..CreateModelReq::default()
-            }))
+            .execute(endpoints::create_model(&CreateModelReq::from(&base)))
             .await
             .map(drop),
         RepoType::Dataset => ctx
             .client
-            .execute(endpoints::create_dataset(&CreateDatasetReq {
-                name,
-                namespace: ns,
-                nickname: base.nickname.clone(),
-                private: Some(private),
-                default_branch: base.default_branch.clone(),
-                license: base.license.clone(),
-                ..CreateDatasetReq::default()
-            }))
+            .execute(endpoints::create_dataset(&CreateDatasetReq::from(&base)))
             .await
             .map(drop),
         RepoType::Code => ctx

@@ -155,6 +155,17 @@ fn api_repo<'a>(
     Ok((repo, c))
 }
 
+/// One page of a list and the list's total.
+fn page_of(all: Vec<Value>, per: i64, page: i64) -> (Vec<Value>, usize) {
+    let total = all.len();
+    let data = all
+        .into_iter()
+        .skip(((page - 1) * per) as usize)
+        .take(per as usize)
+        .collect();
+    (data, total)
+}
+
 /// `per`/`page` validation (1-100, ≥1; 400 `REQ-ERR-6`).
 fn paging(req: &Req, default_per: i64) -> Result<(i64, i64), Resp> {
     let bad = || api_err(400, "REQ-ERR-6", None);
@@ -919,12 +930,7 @@ pub fn user_repos(hub: &Arc<Hub>, req: &Req, owner: &str, t: RepoType, _org: boo
         .filter(|r| st.can_read(r, c.user()))
         .map(|r| repo_json(&st, r, c.user()))
         .collect();
-    let total = all.len();
-    let data: Vec<Value> = all
-        .into_iter()
-        .skip(((page - 1) * per) as usize)
-        .take(per as usize)
-        .collect();
+    let (data, total) = page_of(all, per, page);
     if t == RepoType::Mcp {
         json_resp(
             200,
@@ -963,12 +969,7 @@ pub fn repo_list(hub: &Arc<Hub>, req: &Req, t: RepoType) -> Resp {
         .filter(|r| st.can_read(r, c.user()))
         .map(|r| repo_json(&st, r, c.user()))
         .collect();
-    let total = all.len();
-    let data: Vec<Value> = all
-        .into_iter()
-        .skip(((page - 1) * per) as usize)
-        .take(per as usize)
-        .collect();
+    let (data, total) = page_of(all, per, page);
     if t == RepoType::Mcp {
         json_resp(
             200,
@@ -1021,11 +1022,6 @@ pub fn user_deploys(hub: &Arc<Hub>, req: &Req, user: &str, kind: Option<&str>) -
         .filter(|d| d.user == user && d.deploy_type == deploy_type)
         .map(deploy_json)
         .collect();
-    let total = all.len();
-    let data: Vec<Value> = all
-        .into_iter()
-        .skip(((page - 1) * per) as usize)
-        .take(per as usize)
-        .collect();
+    let (data, total) = page_of(all, per, page);
     json_resp(200, json!({"message": "OK", "data": data, "total": total}))
 }

@@ -457,30 +457,18 @@ async fn create(ctx: &Ctx, repo: &RepoArg, o: &CreateOpts) -> Result<(), CliErro
     };
     let result = match kind {
         RepoKind::Model => {
-            let req = CreateModelReq {
-                name: generic.name.clone(),
-                namespace: generic.namespace.clone(),
-                nickname: generic.nickname.clone(),
-                description: generic.description.clone(),
-                license: generic.license.clone(),
-                default_branch: generic.default_branch.clone(),
-                private: generic.private,
-                ..CreateModelReq::default()
-            };
-            created(ctx, endpoints::create_model(&req)).await
+            created(
+                ctx,
+                endpoints::create_model(&CreateModelReq::from(&generic)),
+            )
+            .await
         }
         RepoKind::Dataset => {
-            let req = CreateDatasetReq {
-                name: generic.name.clone(),
-                namespace: generic.namespace.clone(),
-                nickname: generic.nickname.clone(),
-                description: generic.description.clone(),
-                license: generic.license.clone(),
-                default_branch: generic.default_branch.clone(),
-                private: generic.private,
-                ..CreateDatasetReq::default()
-            };
-            created(ctx, endpoints::create_dataset(&req)).await
+            created(
+                ctx,
+                endpoints::create_dataset(&CreateDatasetReq::from(&generic)),
+            )
+            .await
         }
         RepoKind::Space => {
             let mut body = serde_json::to_value(&generic)
