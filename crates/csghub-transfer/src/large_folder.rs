@@ -313,7 +313,7 @@ impl Uploader {
                     ctx.tracker.update(|s| s.files_hashed += 1);
                     return Step::Hashed(e);
                 }
-                match upload::hash_blocking(ctx, &e.file).await {
+                match upload::hash_blocking(ctx, &e.file, false).await {
                     Ok(h) => match e.update(|s| s.hashes = Some(h)) {
                         Ok(()) => Step::Hashed(e),
                         Err(err) => Step::Fatal(err),

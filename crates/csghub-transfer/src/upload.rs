@@ -22,7 +22,7 @@ use csghub_api::generated::{
 };
 use csghub_api::{Client, Method, NotFoundMeans, RepoId, RepoType, endpoints};
 use csghub_cache::RepoPath;
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::{Url, header};
 use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
@@ -152,9 +152,11 @@ pub struct Uploaded {
     pub deleted: Vec<String>,
     /// LFS bytes sent (retried parts count again).
     pub bytes_uploaded: u64,
-    /// Time spent hashing (zero for large-folder uploads, where hashing overlaps the rest).
+    /// Time from the start until the last file was hashed (zero for large-folder uploads).
     pub hash_time: Duration,
-    /// Time from the end of hashing to the end of the commit (large folders: the whole run).
+    /// Time from the first LFS upload (or, without one, from the end of hashing) to the end of
+    /// the commit; it overlaps `hash_time` when several files are uploaded (large folders: the
+    /// whole run).
     pub transfer_time: Duration,
 }
 
@@ -223,21 +225,29 @@ pub(crate) struct LocalFile {
     pub mtime_ns: u128,
 }
 
-/// The two hashes of a file's content.
+/// The hashes of a file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHashes {
     /// sha256 hex (the LFS oid).
     pub sha256: String,
-    /// Git blob SHA-1 hex (`sha1("blob <size>\0" + content)`, a regular file's oid).
-    pub git_sha1: String,
+    /// Git blob SHA-1 hex (`sha1("blob <size>\0" + content)`, a regular file's oid); `None`
+    /// when it was not needed (a file that goes through LFS and whose remote oid, if any, is a
+    /// sha256).
+    #[serde(default)]
+    pub git_sha1: Option<String>,
 }
 
-/// Hash `path` in one streaming pass: sha256 and the git blob SHA-1 together. `size` is the
-/// expected size (the git header needs it up front); a file that changed size is an error.
-/// `on_bytes` is called as bytes are read. Blocking: call it off the async workers.
+/// Hash `path` in one streaming pass: sha256, and the git blob SHA-1 too when `git_sha1` is
+/// set. `size` is the expected size (the git header needs it up front); a file that changed
+/// size is an error. `on_bytes` is called as bytes are read. Blocking: call it off the async
+/// workers.
+///
+/// Big files are read on a second thread while this one hashes, so the read costs no time
+/// beside sha256 itself; the SHA-1, when asked for, runs on a third.
 pub fn hash_file(
     path: &Path,
     size: u64,
+    git_sha1: bool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<FileHashes, TransferError> {
     let io = |e: std::io::Error| TransferError::Io {
@@ -246,35 +256,107 @@ pub fn hash_file(
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut sha256 = sha2::Sha256::new();
-    let mut sha1 = sha1::Sha1::new();
-    sha1.update(format!("blob {size}\0").as_bytes());
-    let mut buf = vec![0u8; 4 * IO_CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
+    let mut sha1 = git_sha1.then(|| {
+        let mut h = sha1::Sha1::new();
+        h.update(format!("blob {size}\0").as_bytes());
+        h
+    });
+    let total = if size < PIPELINE_MIN {
+        let mut buf =
+            vec![0u8; HASH_BLOCK.min(usize::try_from(size).unwrap_or(HASH_BLOCK).max(8192))];
+        let mut total = 0u64;
+        loop {
+            let n = read_full(&mut f, &mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            sha256.update(&buf[..n]);
+            if let Some(h) = sha1.as_mut() {
+                h.update(&buf[..n]);
+            }
+            total += n as u64;
+            on_bytes(n as u64);
         }
-        let chunk = &buf[..n];
-        if size >= 16 << 20 {
-            // Big files: the two hashes on two cores.
-            std::thread::scope(|s| {
-                s.spawn(|| sha1.update(chunk));
-                sha256.update(chunk);
-            });
-        } else {
-            sha256.update(chunk);
-            sha1.update(chunk);
-        }
-        total += n as u64;
-        on_bytes(n as u64);
-    }
+        total
+    } else {
+        hash_pipelined(&mut f, &mut sha256, sha1.as_mut(), on_bytes).map_err(io)?
+    };
     if total != size {
         return Err(changed(path));
     }
     Ok(FileHashes {
         sha256: hex::encode(sha256.finalize()),
-        git_sha1: hex::encode(sha1.finalize()),
+        git_sha1: sha1.map(|h| hex::encode(h.finalize())),
+    })
+}
+
+/// Files from this size on are hashed with a read-ahead thread.
+const PIPELINE_MIN: u64 = 16 << 20;
+/// Read size while hashing.
+const HASH_BLOCK: usize = 1 << 20;
+
+/// Fill `buf` as far as the file allows; short only at the end of the file.
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A reader thread fills a small ring of buffers while this thread hashes them.
+fn hash_pipelined(
+    f: &mut std::fs::File,
+    sha256: &mut sha2::Sha256,
+    mut sha1: Option<&mut sha1::Sha1>,
+    on_bytes: &mut dyn FnMut(u64),
+) -> std::io::Result<u64> {
+    use std::sync::mpsc;
+    const RING: usize = 3;
+    let (full_tx, full_rx) = mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(RING);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(RING);
+    for _ in 0..RING {
+        // Cannot fail: the channel has room for the whole ring and its receiver is alive.
+        let _ = free_tx.send(vec![0u8; HASH_BLOCK]);
+    }
+    std::thread::scope(|s| {
+        // Owned by this closure so both drop on an early return, which ends the reader
+        // before the scope joins it.
+        let (full_rx, free_tx) = (full_rx, free_tx);
+        s.spawn(move || {
+            while let Ok(mut buf) = free_rx.recv() {
+                let r = read_full(f, &mut buf);
+                let end = matches!(r, Ok(0) | Err(_));
+                if full_tx.send(r.map(|n| (buf, n))).is_err() || end {
+                    break;
+                }
+            }
+        });
+        let mut total = 0u64;
+        // Dropping `full_rx` on an early return stops the reader.
+        while let Ok(r) = full_rx.recv() {
+            let (buf, n) = r?;
+            if n == 0 {
+                break;
+            }
+            let block = &buf[..n];
+            match sha1.as_deref_mut() {
+                Some(h1) => std::thread::scope(|s2| {
+                    s2.spawn(|| h1.update(block));
+                    sha256.update(block);
+                }),
+                None => sha256.update(block),
+            }
+            total += n as u64;
+            on_bytes(n as u64);
+            let _ = free_tx.send(buf);
+        }
+        Ok(total)
     })
 }
 
@@ -424,7 +506,9 @@ impl Remote {
     pub fn same(&self, h: &FileHashes) -> bool {
         !self.oid.is_empty()
             && (self.oid.eq_ignore_ascii_case(&h.sha256)
-                || self.oid.eq_ignore_ascii_case(&h.git_sha1))
+                || h.git_sha1
+                    .as_deref()
+                    .is_some_and(|g| self.oid.eq_ignore_ascii_case(g)))
     }
 }
 
@@ -800,7 +884,8 @@ fn upload_transport(path: &str, e: &reqwest::Error) -> TransferError {
 }
 
 /// A request body streaming `len` bytes of `file` from `offset` in bounded chunks (never the
-/// whole part in memory), reporting progress as bytes are handed to the connection.
+/// whole part in memory), reporting progress as bytes are handed to the connection. Each chunk
+/// is one read on the blocking pool straight into the buffer that is sent.
 async fn file_range_body(
     ctx: &Ctx,
     file: &Path,
@@ -808,41 +893,94 @@ async fn file_range_body(
     offset: u64,
     len: u64,
 ) -> Result<reqwest::Body, TransferError> {
-    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    use std::io::Seek as _;
     let io = |e| TransferError::Io {
         path: file.to_path_buf(),
         source: e,
     };
-    let mut f = tokio::fs::File::open(file).await.map_err(io)?;
-    f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+    let mut f = std::fs::File::open(file).map_err(io)?;
+    f.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+    let pool: BufPool = Arc::default();
     let state = (
-        f,
+        Some(f),
         len,
         ctx.reporter.clone(),
         ctx.tracker.clone(),
         display.to_string(),
     );
-    let stream =
-        futures_util::stream::unfold(state, |(mut f, left, rep, tracker, name)| async move {
+    let stream = futures_util::stream::unfold(state, move |(f, left, rep, tracker, name)| {
+        let pool = pool.clone();
+        async move {
+            let mut f = f?;
             if left == 0 {
                 return None;
             }
-            let mut buf = vec![0u8; usize::try_from(left.min(IO_CHUNK as u64)).unwrap_or(IO_CHUNK)];
-            match f.read_exact(&mut buf).await {
-                Ok(_) => {
-                    let n = buf.len() as u64;
+            let want = usize::try_from(left.min(IO_CHUNK as u64)).unwrap_or(IO_CHUNK);
+            let mut buf = pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_else(|| vec![0u8; IO_CHUNK]);
+            // The file handle travels into the blocking task and back: reads stay
+            // sequential.
+            let read = tokio::task::spawn_blocking(move || {
+                let r = f.read_exact(&mut buf[..want]);
+                (f, r.map(|()| buf))
+            })
+            .await;
+            match read {
+                Ok((f, Ok(buf))) => {
+                    let n = want as u64;
                     rep.on_file_progress(&name, n);
                     tracker.update(|s| s.bytes_uploaded += n);
+                    let chunk = bytes::Bytes::from_owner(PooledBuf {
+                        buf,
+                        len: want,
+                        pool,
+                    });
                     Some((
-                        Ok::<_, std::io::Error>(buf),
-                        (f, left - n, rep, tracker, name),
+                        Ok::<_, std::io::Error>(chunk),
+                        (Some(f), left - n, rep, tracker, name),
                     ))
                 }
                 // The file shrank: the request fails and the error names the file.
-                Err(e) => Some((Err(e), (f, 0, rep, tracker, name))),
+                Ok((_, Err(e))) => Some((Err(e), (None, 0, rep, tracker, name))),
+                Err(e) => Some((
+                    Err(std::io::Error::other(e.to_string())),
+                    (None, 0, rep, tracker, name),
+                )),
             }
-        });
+        }
+    });
     Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// Read buffers of one request body, reused once the connection has sent them.
+type BufPool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A chunk of a request body whose buffer goes back to its pool when the connection is done
+/// with it: streaming a large file then touches a few buffers instead of faulting in fresh
+/// memory for every chunk (which cost about as much CPU as sending the bytes).
+struct PooledBuf {
+    buf: Vec<u8>,
+    len: usize,
+    pool: BufPool,
+}
+
+impl AsRef<[u8]> for PooledBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for PooledBuf {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < 8
+        {
+            p.push(std::mem::take(&mut self.buf));
+        }
+    }
 }
 
 /// PUT `len` bytes at `offset` of `file` to `url`; returns the response's `ETag`.
@@ -1242,10 +1380,8 @@ fn commit_body(items: Vec<CommitItem>, message: String) -> reqwest::Body {
                 lfs_pointer(&it.hashes.sha256, it.size).into_bytes()
             } else {
                 let bytes = tokio::fs::read(&it.local).await?;
-                let mut h = sha1::Sha1::new();
-                h.update(format!("blob {}\0", bytes.len()).as_bytes());
-                h.update(&bytes);
-                if hex::encode(h.finalize()) != it.hashes.git_sha1 {
+                // The bytes committed must be the bytes hashed.
+                if hex::encode(sha2::Sha256::digest(&bytes)) != it.hashes.sha256 {
                     return Err(std::io::Error::other(format!(
                         "{} changed while it was being uploaded",
                         it.local.display()
@@ -1374,10 +1510,18 @@ pub(crate) async fn tip(ctx: &Ctx) -> Result<String, TransferError> {
 }
 
 /// Hash on the blocking pool, counting bytes into the tracker.
-pub(crate) async fn hash_blocking(ctx: &Ctx, f: &LocalFile) -> Result<FileHashes, TransferError> {
+///
+/// The git SHA-1 is computed when `git_sha1` is set or the file is below the LFS threshold
+/// (it may be committed as a regular file, whose oid that is).
+pub(crate) async fn hash_blocking(
+    ctx: &Ctx,
+    f: &LocalFile,
+    git_sha1: bool,
+) -> Result<FileHashes, TransferError> {
     let (path, size, tracker) = (f.abs.clone(), f.size, ctx.tracker.clone());
+    let git_sha1 = git_sha1 || size < ctx.config.lfs_threshold;
     let h = tokio::task::spawn_blocking(move || {
-        hash_file(&path, size, &mut |n| {
+        hash_file(&path, size, git_sha1, &mut |n| {
             tracker.update(|s| s.bytes_hashed += n)
         })
     })
@@ -1490,76 +1634,86 @@ impl Uploader {
         let q: Vec<(String, u64)> = files.iter().map(|f| (f.dest.clone(), f.size)).collect();
         let remote = ctx.preupload(&q).await?;
 
-        let hash_started = Instant::now();
-        let hashed: Vec<Result<(LocalFile, FileHashes), TransferError>> =
-            futures_util::stream::iter(files.iter().filter(|f| !remote[&f.dest].ignore).cloned())
-                .map(|f| {
-                    let ctx = &ctx;
-                    async move {
-                        let h = hash_blocking(ctx, &f).await?;
-                        Ok((f, h))
-                    }
-                })
-                .buffer_unordered(self.config.max_workers.max(1))
-                .collect()
-                .await;
-        let hash_time = hash_started.elapsed();
-        let transfer_started = Instant::now();
-
         let mut outcomes: BTreeMap<String, UploadOutcome> = BTreeMap::new();
-        let mut items = Vec::new();
         for f in files.iter().filter(|f| remote[&f.dest].ignore) {
             outcomes.insert(f.dest.clone(), UploadOutcome::Ignored);
             ctx.reporter.on_file_done(&f.dest, FileOutcome::Cached);
             ctx.tracker.update(|s| s.files_skipped += 1);
         }
-        for r in hashed {
-            let (f, h) = r?;
-            let rem = &remote[&f.dest];
-            if rem.same(&h) {
-                outcomes.insert(f.dest.clone(), UploadOutcome::Unchanged);
-                ctx.reporter.on_file_done(&f.dest, FileOutcome::Cached);
-                ctx.tracker.update(|s| s.files_skipped += 1);
-                continue;
-            }
-            items.push(CommitItem {
-                lfs: f.size > 0 && (rem.lfs || f.size >= self.config.lfs_threshold),
-                exists: !rem.oid.is_empty(),
-                path: f.dest.clone(),
-                local: f.abs.clone(),
-                size: f.size,
-                hashes: h,
-            });
-        }
-        items.sort_by(|a, b| a.path.cmp(&b.path));
 
-        // LFS objects (several files at once; each with parallel parts).
-        let uploads: Vec<Result<(), TransferError>> =
-            futures_util::stream::iter(items.iter().filter(|i| i.lfs))
-                .map(|it| {
-                    let ctx = &ctx;
+        // Hash on all cores but one (more would only make every file finish late, and the
+        // transfer needs a core), and start each LFS upload as soon as its file is hashed: a folder of big files
+        // then costs about its hashing alone. The first failure stops the rest.
+        let started = Instant::now();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hash_workers = self.config.max_workers.min(cores - 1).max(1);
+        let timing = Mutex::new((Duration::ZERO, None::<Instant>));
+        let lfs_threshold = self.config.lfs_threshold;
+        let (ctx_ref, remote_ref, timing_ref) = (&ctx, &remote, &timing);
+        let done: Vec<Result<CommitItem, String>> =
+            futures_util::stream::iter(files.iter().filter(|f| !remote[&f.dest].ignore).cloned())
+                .map(|f| {
+                    // A remote regular file is compared by its git SHA-1.
+                    let remote_sha1 = remote_ref[&f.dest].oid.len() == 40;
                     async move {
+                        let h = hash_blocking(ctx_ref, &f, remote_sha1).await?;
+                        timing_ref.lock().unwrap_or_else(|e| e.into_inner()).0 = started.elapsed();
+                        Ok::<_, TransferError>((f, h))
+                    }
+                })
+                .buffer_unordered(hash_workers)
+                .map(|r| async move {
+                    let (f, h) = r?;
+                    let rem = &remote_ref[&f.dest];
+                    if rem.same(&h) {
+                        ctx_ref.reporter.on_file_done(&f.dest, FileOutcome::Cached);
+                        ctx_ref.tracker.update(|s| s.files_skipped += 1);
+                        return Ok(Err(f.dest));
+                    }
+                    let item = CommitItem {
+                        lfs: f.size > 0 && (rem.lfs || f.size >= lfs_threshold),
+                        exists: !rem.oid.is_empty(),
+                        path: f.dest.clone(),
+                        local: f.abs.clone(),
+                        size: f.size,
+                        hashes: h,
+                    };
+                    if item.lfs {
+                        timing_ref
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .1
+                            .get_or_insert_with(Instant::now);
                         let parts = Mutex::new(PartsState::default());
                         upload_lfs(
-                            ctx,
-                            &it.local,
-                            &it.path,
-                            it.size,
-                            &it.hashes.sha256,
+                            ctx_ref,
+                            &item.local,
+                            &item.path,
+                            item.size,
+                            &item.hashes.sha256,
                             &parts,
                             &|_| Ok(()),
                         )
                         .await?;
-                        ctx.tracker.update(|s| s.files_uploaded += 1);
-                        Ok(())
+                        ctx_ref.tracker.update(|s| s.files_uploaded += 1);
                     }
+                    Ok::<_, TransferError>(Ok(item))
                 })
                 .buffer_unordered(self.config.max_workers.max(1))
-                .collect()
-                .await;
-        for r in uploads {
-            r?;
+                .try_collect()
+                .await?;
+        let mut items = Vec::new();
+        for d in done {
+            match d {
+                Ok(item) => items.push(item),
+                Err(path) => {
+                    outcomes.insert(path, UploadOutcome::Unchanged);
+                }
+            }
         }
+        items.sort_by(|a, b| a.path.cmp(&b.path));
+        let (hash_time, first_upload) = *timing.lock().unwrap_or_else(|e| e.into_inner());
+        let transfer_started = first_upload.unwrap_or_else(Instant::now);
         let regular = items.iter().filter(|i| !i.lfs).count() as u64;
         ctx.tracker.update(|s| s.files_uploaded += regular);
 

@@ -125,6 +125,11 @@ pub struct LogEntry {
     pub range: Option<String>,
     /// Fault applied, if any.
     pub fault: Option<Fault>,
+    /// When the request reached the handler.
+    pub started: std::time::Instant,
+    /// Time from arrival to the response head (a request body is read within it; a streamed
+    /// response body is not).
+    pub handled_in: std::time::Duration,
 }
 
 #[derive(Default)]

@@ -70,36 +70,106 @@ impl Req {
         })
     }
 
-    /// Stream the body into `path` (through a 1 MiB buffer: one blocking hop per MiB, not per
-    /// network chunk), returning (size, sha256 hex if `hash`, else empty).
+    /// Stream the body into a new file at `path`, returning (size, sha256 hex if `hash`, else
+    /// empty).
     pub async fn to_file(
         &mut self,
         path: &std::path::Path,
         hash: bool,
     ) -> Result<(u64, String), Resp> {
+        let f = std::fs::File::create(path).map_err(io_500)?;
+        self.to_file_at(std::sync::Arc::new(f), 0, u64::MAX, hash)
+            .await
+    }
+
+    /// Stream the body into `file` from `offset` on, at most `limit` bytes (a longer body is
+    /// refused before anything past the limit is written: 400 `EntityTooLarge`). Network
+    /// chunks are gathered into batches of a few MiB and each batch is written by one blocking
+    /// task with positional writes: no copy through a tokio file buffer and no blocking on the
+    /// async workers.
+    pub async fn to_file_at(
+        &mut self,
+        file: std::sync::Arc<std::fs::File>,
+        offset: u64,
+        limit: u64,
+        hash: bool,
+    ) -> Result<(u64, String), Resp> {
         use sha2::Digest as _;
-        use tokio::io::AsyncWriteExt as _;
+        const BATCH: usize = 4 << 20;
         let body = self.body.take().unwrap_or_else(Body::empty);
         let mut stream = body.into_data_stream();
-        let f = tokio::fs::File::create(path).await.map_err(io_500)?;
-        let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
         let mut h = sha2::Sha256::new();
         let mut n = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| json_resp(400, json!({"msg": "body read failed"})))?;
-            if hash {
-                h.update(&chunk);
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batch_len = 0usize;
+        // The previous batch's write runs while the next batch arrives.
+        let mut pending: Option<tokio::task::JoinHandle<std::io::Result<()>>> = None;
+        let mut done = false;
+        while !done {
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    if hash {
+                        h.update(&chunk);
+                    }
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    if n + batch_len as u64 > limit {
+                        if let Some(p) = pending.take() {
+                            let _ = p.await;
+                        }
+                        return Err(s3_error(
+                            400,
+                            "EntityTooLarge",
+                            "Your proposed upload exceeds the maximum allowed size",
+                        ));
+                    }
+                    if batch_len < BATCH {
+                        continue;
+                    }
+                }
+                Some(Err(_)) => {
+                    if let Some(p) = pending.take() {
+                        let _ = p.await;
+                    }
+                    return Err(json_resp(400, json!({"msg": "body read failed"})));
+                }
+                None => done = true,
             }
-            n += chunk.len() as u64;
-            f.write_all(&chunk).await.map_err(io_500)?;
+            if let Some(p) = pending.take() {
+                join_write(p).await?;
+            }
+            let at = offset + n;
+            n += batch_len as u64;
+            let chunks = std::mem::take(&mut batch);
+            batch_len = 0;
+            let file = file.clone();
+            pending = Some(tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt as _;
+                let mut at = at;
+                for c in chunks {
+                    file.write_all_at(&c, at)?;
+                    at += c.len() as u64;
+                }
+                Ok(())
+            }));
         }
-        f.flush().await.map_err(io_500)?;
+        if let Some(p) = pending.take() {
+            join_write(p).await?;
+        }
         let digest = if hash {
             hex::encode(h.finalize())
         } else {
             String::new()
         };
         Ok((n, digest))
+    }
+}
+
+async fn join_write(p: tokio::task::JoinHandle<std::io::Result<()>>) -> Result<(), Resp> {
+    match p.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(io_500(e)),
+        Err(e) => Err(io_500(e)),
     }
 }
 

@@ -328,6 +328,7 @@ fn to_req(r: Request) -> Req {
 }
 
 async fn main_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
+    let started = std::time::Instant::now();
     let mut req = to_req(r);
     let route = routes::classify(&req.method, &req.path);
     let kind = route.as_ref().map_or("unknown", routes::Route::kind);
@@ -347,11 +348,12 @@ async fn main_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
     };
     let id = hub.request_id.fetch_add(1, Ordering::Relaxed);
     http::set(&mut resp, "x-request-id", &format!("localhub-{id:08}"));
-    log(&hub, "main", kind, &req, &resp, fault);
+    log(&hub, "main", kind, &req, &resp, fault, started);
     resp
 }
 
 async fn objects_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
+    let started = std::time::Instant::now();
     let mut req = to_req(r);
     let kind = match req.method {
         Method::GET | Method::HEAD => "object_get",
@@ -366,7 +368,7 @@ async fn objects_entry(AxState(hub): AxState<Arc<Hub>>, r: Request) -> Resp {
             (post_fault(resp, left).await, applied)
         }
     };
-    log(&hub, "objects", kind, &req, &resp, fault);
+    log(&hub, "objects", kind, &req, &resp, fault, started);
     resp
 }
 
@@ -417,6 +419,7 @@ async fn post_fault(resp: Resp, left: Option<Fault>) -> Resp {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn log(
     hub: &Hub,
     listener: &'static str,
@@ -424,8 +427,11 @@ fn log(
     req: &Req,
     resp: &Resp,
     fault: Option<Fault>,
+    started: std::time::Instant,
 ) {
     hub.faults.record(LogEntry {
+        started,
+        handled_in: started.elapsed(),
         listener,
         method: req.method.to_string(),
         raw_path: req.raw_path.clone(),

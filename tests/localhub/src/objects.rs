@@ -93,28 +93,70 @@ async fn put_part(hub: &Arc<Hub>, req: &mut Req, key: &str) -> Resp {
             _ => return s3_error(404, "NoSuchUpload", "The specified upload does not exist."),
         }
     };
-    let part_path = hub.store.root().join("parts").join(&upload_id);
-    if let Err(e) = std::fs::create_dir_all(&part_path) {
-        return http::io_500(e);
-    }
-    let tmp = hub.store.temp_path();
+    // Parts are written straight at their offset in one file per upload, so completing is a
+    // rename rather than a copy of the whole object. A part that is already stored is re-sent
+    // into a temp file first: as on S3, a failed re-upload must not damage the stored part.
+    let data = hub.store.multipart_data_path(&upload_id);
+    let offset = u64::from(part - 1) * chunk_size;
+    let open = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&data);
+    let file = match open {
+        Ok(f) => std::sync::Arc::new(f),
+        Err(e) => return http::io_500(e),
+    };
+    let stored_before = hub
+        .store
+        .lock()
+        .uploads
+        .get(&upload_id)
+        .is_some_and(|u| u.parts.contains_key(&part));
+    let tmp = stored_before.then(|| hub.store.temp_path());
+    let written = match &tmp {
+        // Never past this part's range: the next part may already be stored there.
+        None => {
+            req.to_file_at(file.clone(), offset, chunk_size, false)
+                .await
+        }
+        Some(tmp) => req.to_file(tmp, false).await,
+    };
     // S3's part ETag is an MD5; ours only has to be opaque and unique, so skip hashing 1 GiB.
-    let (n, _) = match req.to_file(&tmp, false).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
+    let n = match written {
+        Ok((n, _)) => n,
+        Err(resp) => {
+            if let Some(tmp) = &tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return resp;
+        }
     };
     // Every part but the last must be the full chunk size; S3 checks at completion, we check the
     // obvious overflow now.
-    if n > chunk_size || u64::from(part - 1) * chunk_size >= size.max(1) {
-        let _ = std::fs::remove_file(&tmp);
+    if n > chunk_size || offset >= size.max(1) {
+        if let Some(tmp) = &tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
         return s3_error(
             400,
             "EntityTooLarge",
             "Your proposed upload exceeds the maximum allowed size",
         );
     }
-    if let Err(e) = std::fs::rename(&tmp, part_path.join(part.to_string())) {
-        return http::io_500(e);
+    if let Some(tmp) = tmp {
+        let copied = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::os::unix::fs::FileExt as _;
+            let bytes = std::fs::read(&tmp)?;
+            let _ = std::fs::remove_file(&tmp);
+            file.write_all_at(&bytes, offset)
+        })
+        .await;
+        match copied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return http::io_500(e),
+            Err(e) => return http::io_500(e),
+        }
     }
     let etag = format!(
         "\"{}\"",
@@ -126,6 +168,7 @@ async fn put_part(hub: &Arc<Hub>, req: &mut Req, key: &str) -> Resp {
         let mut st = hub.store.lock();
         if let Some(u) = st.uploads.get_mut(&upload_id) {
             u.parts.insert(part, etag.clone());
+            u.part_sizes.insert(part, n);
         }
         if let Err(e) = hub.store.save(&st) {
             return http::io_500(e);

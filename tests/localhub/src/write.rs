@@ -909,6 +909,7 @@ async fn lfs_batch(hub: &Arc<Hub>, req: &mut Req, r: &RepoRef, hf: bool) -> Resp
                         size,
                         chunk_size: chunk,
                         parts: Default::default(),
+                        part_sizes: Default::default(),
                     },
                 );
                 id
@@ -1078,7 +1079,6 @@ async fn complete_multipart(hub: &Arc<Hub>, req: &mut Req) -> Resp {
             }
         }
     };
-    let parts_dir = hub.store.root().join("parts").join(&upload_id);
     let expected = upload.size.div_ceil(upload.chunk_size.max(1));
     let ok_parts = body.parts.len() as u64 == expected
         && body.parts.iter().enumerate().all(|(i, p)| {
@@ -1094,31 +1094,30 @@ async fn complete_multipart(hub: &Arc<Hub>, req: &mut Req) -> Resp {
             json!({"msg": "complete multipart upload failed: InvalidPart: One or more of the specified parts could not be found."}),
         );
     }
-    let tmp = hub.store.temp_path();
-    let assembled = {
-        let tmp = tmp.clone();
-        let n = expected as u32;
-        tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            let mut out = std::fs::File::create(&tmp)?;
-            let mut total = 0;
-            for i in 1..=n {
-                let mut part = std::fs::File::open(parts_dir.join(i.to_string()))?;
-                total += std::io::copy(&mut part, &mut out)?;
-            }
-            out.sync_all()?;
-            Ok(total)
-        })
-        .await
-    };
-    match assembled {
-        Ok(Ok(total)) if total == upload.size => {}
-        _ => {
-            let _ = std::fs::remove_file(&tmp);
-            return json_resp(
-                400,
-                json!({"msg": "complete multipart upload failed: EntityTooSmall"}),
-            );
-        }
+    // Every part but the last is exactly chunk_size, and together they make the declared size.
+    let sizes_ok = (1..=expected as u32).all(|i| {
+        let want = upload
+            .chunk_size
+            .min(upload.size - u64::from(i - 1) * upload.chunk_size);
+        upload.part_sizes.get(&i) == Some(&want)
+    });
+    if !sizes_ok {
+        return json_resp(
+            400,
+            json!({"msg": "complete multipart upload failed: EntityTooSmall: Your proposed upload is smaller than the minimum allowed object size."}),
+        );
+    }
+    // The parts already sit at their offsets in one file: completing is a rename.
+    let tmp = hub.store.multipart_data_path(&upload_id);
+    // A failed attempt may have written past the end; the object is exactly `size` bytes.
+    let trimmed = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&tmp)
+        .and_then(|f| f.set_len(upload.size));
+    if let Err(e) = trimmed {
+        return http::io_500(e);
     }
     let Some(dest) = hub.store.object_key_path(&key) else {
         return api_err(400, "REQ-ERR-0", None);
@@ -1130,7 +1129,6 @@ async fn complete_multipart(hub: &Arc<Hub>, req: &mut Req) -> Resp {
     if let Err(e) = std::fs::rename(&tmp, &dest) {
         return http::io_500(e);
     }
-    let _ = std::fs::remove_dir_all(hub.store.root().join("parts").join(&upload_id));
     let mut st = hub.store.lock();
     st.uploads.remove(&upload_id);
     if let Some(resp) = save(hub, &st) {

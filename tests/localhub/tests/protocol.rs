@@ -947,8 +947,21 @@ async fn lfs_basic_and_multipart_uploads() {
     let up = &v["objects"][0]["actions"]["upload"];
     assert_eq!(up["header"]["chunk_size"], "1024");
     let mut parts = Vec::new();
-    for i in 1..=3u64 {
+    // Out of order: each part lands at its own offset.
+    for i in [3u64, 1, 2] {
         let url = up["header"][i.to_string()].as_str().unwrap();
+        if i == 2 {
+            // A part longer than chunk_size is refused and overwrites nothing of part 3,
+            // already stored after it.
+            let r = reqwest::Client::new()
+                .put(url)
+                .body(vec![0xEEu8; 5 << 20])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400);
+            assert!(r.text().await.unwrap().contains("EntityTooLarge"));
+        }
         assert!(url.starts_with(t.hub.objects_url()));
         let chunk = &data2[((i - 1) * 1024) as usize..((i * 1024) as usize).min(2500)];
         let r = reqwest::Client::new()
@@ -960,6 +973,20 @@ async fn lfs_basic_and_multipart_uploads() {
         assert_eq!(r.status(), 200);
         parts.push(json!({"partNumber": i, "etag": r.headers()["etag"].to_str().unwrap()}));
     }
+    parts.sort_by_key(|p| p["partNumber"].as_u64());
+    // A re-upload of a stored part that breaks off mid-body leaves the stored part intact (as
+    // on S3): the completed object below is still byte-identical.
+    let broken = futures_util::stream::iter(vec![
+        Ok::<_, std::io::Error>(vec![0xEEu8; 300]),
+        Err(std::io::Error::other("client gave up")),
+    ]);
+    let r = reqwest::Client::new()
+        .put(up["header"]["2"].as_str().unwrap())
+        .header("content-length", "1024")
+        .body(reqwest::Body::wrap_stream(broken))
+        .send()
+        .await;
+    assert!(r.is_err(), "{r:?}");
     assert!(up["header"].get("4").is_none());
     let complete = up["href"].as_str().unwrap();
     let tampered = complete.replace("signature=", "signature=00");
