@@ -4,6 +4,8 @@
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::blob::{BlobLock, BlobWriter, Expected};
@@ -31,6 +33,7 @@ pub struct CacheDir {
     root: PathBuf,
     symlinks: bool,
     lock_timeout: Option<Duration>,
+    tagged: TagMemo,
 }
 
 impl CacheDir {
@@ -40,6 +43,7 @@ impl CacheDir {
             root: root.into(),
             symlinks: true,
             lock_timeout: Some(Duration::from_secs(600)),
+            tagged: TagMemo::default(),
         }
     }
 
@@ -118,15 +122,34 @@ impl CacheDir {
         }
     }
 
-    /// Create the root and its `CACHEDIR.TAG` if missing (done before every write).
+    /// Create the root and its `CACHEDIR.TAG` if missing (done before every write; once per
+    /// handle and its clones, as a download writes many files).
     pub fn ensure_tag(&self) -> Result<()> {
+        if self.tagged.0.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         fsutil::create_dir_all(&self.root)?;
         fsutil::write_if_absent(
             &self.root.join("CACHEDIR.TAG"),
             CACHEDIR_TAG_CONTENT.as_bytes(),
-        )
+        )?;
+        self.tagged.0.store(true, Ordering::Relaxed);
+        Ok(())
     }
 }
+
+/// Whether [`CacheDir::ensure_tag`] already ran for a handle (shared by its clones). A memo,
+/// not part of the handle's identity: equal handles compare equal whatever it holds.
+#[derive(Debug, Clone, Default)]
+struct TagMemo(Arc<AtomicBool>);
+
+impl PartialEq for TagMemo {
+    fn eq(&self, _: &TagMemo) -> bool {
+        true
+    }
+}
+
+impl Eq for TagMemo {}
 
 /// Where an offline lookup of a whole snapshot stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,9 +320,10 @@ impl RepoCache {
     /// downloading the same blob twice.
     pub fn begin_blob(&self, etag: &Etag, expected: Expected) -> Result<BlobWriter> {
         self.cache.ensure_tag()?;
-        let blobs = self.blobs_dir();
-        fsutil::create_dir_all(&blobs)?;
-        let tmp = blobs.join(format!("{etag}.{}.incomplete", fsutil::random_hex8()));
+        // BlobWriter creates `blobs/` if it is missing.
+        let tmp = self
+            .blobs_dir()
+            .join(format!("{etag}.{}.incomplete", fsutil::random_hex8()));
         BlobWriter::create(tmp, self.blob_path(etag), Some(etag.clone()), expected)
     }
 

@@ -124,10 +124,18 @@ pub enum LinkKind {
 /// to another target is replaced by rename.
 pub(crate) fn link_or_copy(blob: &Path, link: &Path, use_symlinks: bool) -> Result<LinkKind> {
     let dir = link.parent().unwrap_or(Path::new("."));
-    create_dir_all(dir)?;
     if use_symlinks {
         let target = relative_path(dir, blob);
-        match make_symlink(&target, link) {
+        // Link first and create the folder only when it is missing: most links land in a
+        // folder that exists, and a download makes one link per file.
+        let made = match make_symlink(&target, link) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                create_dir_all(dir)?;
+                make_symlink(&target, link)
+            }
+            other => other,
+        };
+        match made {
             Ok(()) => return Ok(LinkKind::Symlink),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 if fs::read_link(link).is_ok_and(|t| t == target) {
@@ -154,6 +162,7 @@ pub(crate) fn link_or_copy(blob: &Path, link: &Path, use_symlinks: bool) -> Resu
             path: blob.to_path_buf(),
         });
     }
+    create_dir_all(dir)?;
     let tmp = sibling_temp(link, "incomplete");
     let res = (|| {
         fs::copy(blob, &tmp).ctx("copy blob to", &tmp)?;

@@ -209,7 +209,8 @@ pub struct PruneOptions {
     /// Also delete revisions no ref points at (what `hf cache prune` does; note that downloads pinned
     /// to a commit have no ref).
     pub detached_revisions: bool,
-    /// Dangling refs and temp files younger than this are left alone (a download may be starting).
+    /// Dangling refs, temp files and unreferenced blobs younger than this are left alone (a
+    /// download may be starting or finishing).
     pub grace: Duration,
 }
 
@@ -238,6 +239,9 @@ pub struct PruneReport {
     pub detached_revisions: Vec<PathBuf>,
     /// Entries kept because a process holds their lock.
     pub skipped_locked: Vec<PathBuf>,
+    /// Unreferenced blobs and unique temp files kept because they are younger than
+    /// [`PruneOptions::grace`] (a lock-free download of a small file may be finishing).
+    pub skipped_young: Vec<PathBuf>,
     /// Bytes freed (or that would be).
     pub freed: u64,
 }
@@ -370,6 +374,14 @@ fn max_time(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
 /// Temp names we or huggingface_hub create in a snapshot or ref folder.
 fn is_leftover(name: &str) -> bool {
     name.ends_with(".incomplete") || is_temp_name(name)
+}
+
+/// `<etag>.<8 hex>.incomplete`: a process-unique temp that may be written without the blob
+/// lock (unlike `<etag>.incomplete` and our resumable `<etag>.csghub.incomplete`).
+fn is_unique_temp(name: &str) -> bool {
+    name.strip_suffix(".incomplete")
+        .and_then(|stem| stem.split_once('.'))
+        .is_some_and(|(_, tag)| tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn etag_of_incomplete(name: &str) -> Option<Etag> {
@@ -896,9 +908,10 @@ impl CacheDir {
         })
     }
 
-    /// Remove orphaned `.incomplete` files (only those whose blob lock is free), blobs no snapshot
-    /// references (lock free), refs to commits without a snapshot and leftover temp files (both older
-    /// than `opts.grace`), and with `opts.detached_revisions` revisions no ref points at.
+    /// Remove orphaned `.incomplete` files (only those whose blob lock is free; process-unique
+    /// ones also older than `opts.grace`), blobs no snapshot references (lock free and older than
+    /// `opts.grace`), refs to commits without a snapshot and leftover temp files (both older than
+    /// `opts.grace`), and with `opts.detached_revisions` revisions no ref points at.
     pub fn prune(&self, opts: &PruneOptions) -> Result<PruneReport> {
         let mut report = PruneReport::default();
         let mut ignored = Vec::new();
@@ -966,6 +979,14 @@ impl CacheDir {
                         if referenced.contains(&canon) {
                             continue;
                         }
+                    }
+                    // Small files are written without the blob lock (a process-unique temp,
+                    // then a rename, then the snapshot link): a young unreferenced blob or
+                    // unique temp may be a download in progress.
+                    let unlocked_kind = kind == 1 || is_unique_temp(&name);
+                    if unlocked_kind && !older_than(&p, opts.grace) {
+                        report.skipped_young.push(p);
+                        continue;
                     }
                     let Some(_guard) = CacheLock::try_acquire(&rc.lock_path(&etag))? else {
                         report.skipped_locked.push(p);

@@ -197,13 +197,22 @@ fn prune_removes_orphans_unreferenced_blobs_and_dangling_refs() {
     assert_eq!(report.dangling_refs, vec![r.path().join("refs/gone")]);
     assert!(orphan_blob.exists() && incomplete.exists());
 
+    // A lock-free download of a small file writes a unique temp, renames it to the blob, then
+    // links it: young ones may be mid-download and survive the grace period; a plain
+    // `.incomplete` (written under the blob lock) goes as soon as its lock is free.
+    let plain = r.blobs_dir().join(format!("{}.incomplete", "b".repeat(40)));
+    fs::write(&plain, "xy").unwrap();
     let report = cache.prune(&PruneOptions::default()).unwrap();
     assert!(
         report.dangling_refs.is_empty(),
         "grace period protects fresh refs"
     );
-    assert!(!orphan_blob.exists() && !incomplete.exists());
-    assert_eq!(report.freed, 6 + 4);
+    assert!(orphan_blob.exists() && incomplete.exists() && !plain.exists());
+    assert_eq!(
+        report.skipped_young,
+        vec![orphan_blob.clone(), incomplete.clone()]
+    );
+    assert_eq!(report.freed, 2);
 
     let report = cache
         .prune(&PruneOptions {
@@ -211,6 +220,8 @@ fn prune_removes_orphans_unreferenced_blobs_and_dangling_refs() {
             ..Default::default()
         })
         .unwrap();
+    assert!(!orphan_blob.exists() && !incomplete.exists());
+    assert_eq!(report.freed, 6 + 4);
     assert_eq!(report.dangling_refs.len(), 1);
     assert_eq!(r.read_ref("gone").unwrap(), None);
     // Everything referenced is intact.

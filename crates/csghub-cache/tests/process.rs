@@ -138,7 +138,8 @@ fn killed_writer_leaves_only_incomplete_files() {
         blobs[0].starts_with(&format!("{etag}.")) && blobs[0].ends_with(".incomplete"),
         "{blobs:?}"
     );
-    // The scanner reports it, offline resolution does not see it, and prune cleans it (lock is free).
+    // The scanner reports it, offline resolution does not see it, and prune cleans it once it
+    // is older than the grace period (a unique temp may be a lock-free download in progress).
     let scan = cache.scan().unwrap();
     assert_eq!(scan.incomplete_files.len(), 1);
     assert!(
@@ -146,6 +147,14 @@ fn killed_writer_leaves_only_incomplete_files() {
             .is_err()
     );
     let report = cache.prune(&Default::default()).unwrap();
+    assert_eq!(report.skipped_young.len(), 1);
+    assert_eq!(files_named(&r.blobs_dir()).len(), 1);
+    let report = cache
+        .prune(&csghub_cache::PruneOptions {
+            grace: Duration::ZERO,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(report.incomplete.len(), 1);
     assert!(files_named(&r.blobs_dir()).is_empty());
 }

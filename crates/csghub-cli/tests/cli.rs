@@ -1028,12 +1028,16 @@ fn cache_ls_verify_rm_prune() {
         "cache_verify_corrupt",
         w.run(&["cache", "verify", "OpenCSG/tiny-llama"])
     );
-    // A stray blob nothing references, for prune.
-    std::fs::write(
-        blobs.join("deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"),
-        "stray",
-    )
-    .unwrap();
+    // A stray blob nothing references, for prune; two hours old (younger ones may be a
+    // download that is about to link them, and are kept).
+    let stray = blobs.join("deadbeefdeadbeefdeadbeefdeadbeefdeadbeef");
+    std::fs::write(&stray, "stray").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stray)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
     snap!(
         w,
         "cache_prune_dry_run",

@@ -477,6 +477,22 @@ impl Downloader {
             match_etag: true,
         };
         match &ctx.target {
+            Target::Cache if file.size < SMALL_FILE => {
+                // Small files skip the cross-process blob lock: its lock file costs as much as
+                // the download, and a duplicate fetch by a racing process costs little. The blob
+                // lands through a process-unique temp file and an atomic rename, so racing
+                // writers (huggingface_hub's included) leave one whole verified blob. They skip
+                // the fsync too (it doubled the time of a folder of small files; a kill still
+                // cannot expose a partial file, see `BlobWriter::with_fsync`).
+                let rc = ctx.repo_cache.clone();
+                self.fetch_streamed(ctx, file, || {
+                    rc.begin_blob(&file.etag, expected.clone())
+                        .map(|w| w.with_fsync(false))
+                })
+                .await?;
+                ctx.repo_cache
+                    .link_snapshot(&ctx.commit, &file.path, &file.etag)?;
+            }
             Target::Cache => {
                 let rc = ctx.repo_cache.clone();
                 let etag = file.etag.clone();
@@ -784,15 +800,20 @@ impl Downloader {
             let src = Arc::new(tokio::sync::RwLock::new(self.locate(ctx, file).await?));
             // Hash in order while the ranges arrive, so finishing does not read the file again.
             let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let written = Arc::new(Written::default());
             let hasher = {
-                let (partial, stop) = (partial.clone(), stop.clone());
+                let (partial, stop, written) = (partial.clone(), stop.clone(), written.clone());
                 let git = expected.sha256.is_none();
-                tokio::task::spawn_blocking(move || hash_in_order(&partial, git, &stop))
+                tokio::task::spawn_blocking(move || hash_in_order(&partial, &written, git, &stop))
             };
             let results: Vec<Result<(), TransferError>> = futures_util::stream::iter(jobs)
                 .map(|(a, b)| {
                     let (partial, src, ctx) = (partial.clone(), src.clone(), ctx.clone());
-                    async move { self.fetch_range(&ctx, file, &partial, &src, a, b).await }
+                    let written = written.clone();
+                    async move {
+                        self.fetch_range(&ctx, file, &partial, &written, &src, a..b)
+                            .await
+                    }
                 })
                 .buffer_unordered(self.config.connections_per_file.max(1))
                 .collect()
@@ -852,10 +873,11 @@ impl Downloader {
         ctx: &Ctx,
         file: &RemoteFile,
         partial: &csghub_cache::PartialBlob,
+        written: &Written,
         src: &tokio::sync::RwLock<Source>,
-        a: u64,
-        b: u64,
+        range: std::ops::Range<u64>,
     ) -> Result<(), TransferError> {
+        let (a, b) = (range.start, range.end);
         let started = Instant::now();
         let mut attempt = 0;
         let mut pos = a;
@@ -893,6 +915,7 @@ impl Downloader {
                         partial.write_at(pos, &buf)?;
                         pos += buf.len() as u64;
                         buf.clear();
+                        written.record(a, pos);
                     }
                     ctx.reporter.on_file_progress(file.path.as_str(), n);
                 }
@@ -900,6 +923,7 @@ impl Downloader {
                     partial.write_at(pos, &buf)?;
                     pos += buf.len() as u64;
                     buf.clear();
+                    written.record(a, pos);
                 }
                 if pos != b {
                     return Err(TransferError::Transport {
@@ -915,6 +939,7 @@ impl Downloader {
             if !buf.is_empty() {
                 if partial.write_at(pos, &buf).is_ok() {
                     pos += buf.len() as u64;
+                    written.record(a, pos);
                 }
                 buf.clear();
             }
@@ -937,6 +962,9 @@ impl Downloader {
 
 /// Size of the write buffer of one range task.
 const WRITE_BUF: usize = 1 << 20;
+
+/// Files below this size are written into the cache without the per-blob lock or an fsync.
+const SMALL_FILE: u64 = 1 << 20;
 
 /// Where a file's bytes are fetched from.
 #[derive(Debug, Clone)]
@@ -1056,8 +1084,40 @@ async fn blocking<T: Send + 'static>(
 /// Hash a partial file front to back as its completed prefix grows (reading back what the range
 /// tasks wrote, still in the page cache). Returns when the whole file is hashed, or `Err` when
 /// `stop` is set because the download failed.
+/// Bytes written so far into each range of this run (range start -> end of what is written),
+/// in memory. The sidecar learns of a range only when it is whole (with an fsync); the hasher
+/// follows this instead, so it stays a megabyte behind the download rather than a chunk.
+#[derive(Default)]
+struct Written(std::sync::Mutex<std::collections::BTreeMap<u64, u64>>);
+
+impl Written {
+    fn record(&self, start: u64, end: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(start, end);
+        }
+    }
+
+    /// End of the bytes from 0 that are on disk: committed before this run or written in it.
+    fn prefix(&self, committed: &[std::ops::Range<u64>]) -> u64 {
+        let mut ranges: Vec<(u64, u64)> = committed.iter().map(|r| (r.start, r.end)).collect();
+        if let Ok(m) = self.0.lock() {
+            ranges.extend(m.iter().map(|(a, b)| (*a, *b)));
+        }
+        ranges.sort_unstable();
+        let mut end = 0;
+        for (a, b) in ranges {
+            if a > end {
+                break;
+            }
+            end = end.max(b);
+        }
+        end
+    }
+}
+
 fn hash_in_order(
     partial: &csghub_cache::PartialBlob,
+    written: &Written,
     git: bool,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<csghub_cache::FileDigests, TransferError> {
@@ -1074,11 +1134,7 @@ fn hash_in_order(
     let mut buf = vec![0u8; 1 << 20];
     let mut hashed = 0u64;
     while hashed < size {
-        let prefix = partial
-            .completed()
-            .first()
-            .filter(|r| r.start == 0)
-            .map_or(0, |r| r.end);
+        let prefix = written.prefix(&partial.completed());
         if prefix <= hashed {
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(io(std::io::Error::other("download stopped")));

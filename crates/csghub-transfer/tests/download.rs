@@ -172,6 +172,35 @@ async fn snapshot_into_cache_is_byte_identical_and_rerun_costs_one_request() {
     assert!(requests(&t) <= 1, "{:?}", t.hub.faults().log());
 }
 
+/// Small files skip the blob lock; two downloads of the same snapshot into one cache at the
+/// same time must still both succeed and leave one whole, verified copy of every file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_downloads_into_one_cache_agree() {
+    let t = start("interop").await;
+    let (a, b) = (
+        t.downloader(Some(seed::ALICE_TOKEN), |_| {}),
+        t.downloader(Some(seed::ALICE_TOKEN), |_| {}),
+    );
+    let req = Request::snapshot(RepoType::Model, interop(), "main");
+    let (ra, rb) = tokio::join!(
+        a.download(&req, Arc::new(NoProgress)),
+        b.download(&req, Arc::new(NoProgress))
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.root, rb.root);
+    for (p, bytes) in &expected_files() {
+        assert!(std::fs::read(ra.root.join(p)).unwrap() == *bytes, "{p}");
+    }
+    let repo_dir = t.cache().join("models--OpenCSG--interop-model");
+    let leftovers: Vec<String> = walk(&repo_dir)
+        .into_iter()
+        .filter(|p| p.contains("incomplete"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let scan = csghub_cache::CacheDir::new(t.cache()).scan().unwrap();
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_file_in_parallel_ranges_and_local_dir_mode() {
     let t = start("interop").await;

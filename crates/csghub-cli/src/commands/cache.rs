@@ -301,6 +301,7 @@ fn prune(ctx: &Ctx, cache: &CacheDir, dry_run: bool, detached: bool) -> Result<(
         "temp_files": r.temp_files,
         "detached_revisions": r.detached_revisions,
         "skipped_locked": r.skipped_locked,
+        "skipped_young": r.skipped_young,
         "freed": r.freed,
     });
     ctx.out.emit(&value, || {
