@@ -342,6 +342,62 @@ impl BlobLock {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a [`PartialBlob`] belongs to, and where it lands when finished: a cache blob
+/// ([`BlobLock`]) or a file of a local dir ([`crate::LocalFileLock`]). Sealed: implemented only
+/// by those two lock types, which the partial holds until it is finished or discarded.
+pub trait PartialOwner: sealed::Sealed + std::fmt::Debug + Send + Sync + Sized + 'static {
+    /// The ETag being downloaded (the sidecar is only trusted for the same one).
+    fn etag(&self) -> &Etag;
+    /// The stable partial file.
+    fn partial_path(&self) -> PathBuf;
+    /// The sidecar recording completed ranges.
+    fn sidecar_path(&self) -> PathBuf;
+    /// Where the verified file is renamed to.
+    fn dest_path(&self) -> PathBuf;
+    /// Open (or resume) the partial for a file of `size` bytes; the lock moves into it.
+    fn open_partial(self, size: u64) -> Result<PartialBlob<Self>> {
+        PartialBlob::open(self, size)
+    }
+}
+
+impl sealed::Sealed for BlobLock {}
+
+impl PartialOwner for BlobLock {
+    fn etag(&self) -> &Etag {
+        &self.etag
+    }
+    fn partial_path(&self) -> PathBuf {
+        BlobLock::partial_path(self)
+    }
+    fn sidecar_path(&self) -> PathBuf {
+        BlobLock::sidecar_path(self)
+    }
+    fn dest_path(&self) -> PathBuf {
+        self.blob_path()
+    }
+}
+
+impl sealed::Sealed for crate::LocalFileLock {}
+
+impl PartialOwner for crate::LocalFileLock {
+    fn etag(&self) -> &Etag {
+        crate::LocalFileLock::etag(self)
+    }
+    fn partial_path(&self) -> PathBuf {
+        crate::LocalFileLock::partial_path(self)
+    }
+    fn sidecar_path(&self) -> PathBuf {
+        crate::LocalFileLock::sidecar_path(self)
+    }
+    fn dest_path(&self) -> PathBuf {
+        crate::LocalFileLock::dest_path(self)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Sidecar {
     format_version: u32,
@@ -350,11 +406,12 @@ struct Sidecar {
     done: Vec<(u64, u64)>,
 }
 
-/// A resumable partial download of one blob, with the completed byte ranges persisted in a sidecar.
-/// Holds the blob lock. `write_at` + `commit_range` may be called from several threads.
+/// A resumable partial download of one blob (or, with `L` = [`crate::LocalFileLock`], of one
+/// local-dir file), with the completed byte ranges persisted in a sidecar. Holds the lock.
+/// `write_at` + `commit_range` may be called from several threads.
 #[derive(Debug)]
-pub struct PartialBlob {
-    lock: BlobLock,
+pub struct PartialBlob<L: PartialOwner = BlobLock> {
+    lock: L,
     path: PathBuf,
     sidecar: PathBuf,
     file: File,
@@ -362,11 +419,13 @@ pub struct PartialBlob {
     done: Mutex<Vec<Range<u64>>>,
 }
 
-impl PartialBlob {
-    fn open(lock: BlobLock, size: u64) -> Result<PartialBlob> {
+impl<L: PartialOwner> PartialBlob<L> {
+    pub(crate) fn open(lock: L, size: u64) -> Result<PartialBlob<L>> {
         let path = lock.partial_path();
         let sidecar = lock.sidecar_path();
-        fsutil::create_dir_all(&lock.repo.blobs_dir())?;
+        if let Some(parent) = path.parent() {
+            fsutil::create_dir_all(parent)?;
+        }
         let file = fsutil::open_rw_create(&path).ctx("open partial", &path)?;
         let len = file.metadata().ctx("stat", &path)?.len();
         let prior = fs::read(&sidecar)
@@ -374,7 +433,7 @@ impl PartialBlob {
             .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
             .filter(|s| {
                 s.format_version == 1
-                    && s.etag == lock.etag.as_str()
+                    && s.etag == lock.etag().as_str()
                     && s.size == size
                     && len == size
                     && s.done.iter().all(|&(a, b)| a < b && b <= size)
@@ -486,7 +545,7 @@ impl PartialBlob {
     fn save(&self, done: &[Range<u64>]) -> Result<()> {
         let s = Sidecar {
             format_version: 1,
-            etag: self.lock.etag.to_string(),
+            etag: self.lock.etag().to_string(),
             size: self.size,
             done: done.iter().map(|r| (r.start, r.end)).collect(),
         };
@@ -497,10 +556,10 @@ impl PartialBlob {
         fsutil::atomic_write(&self.sidecar, &text, "tmp")
     }
 
-    /// Verify the whole file (size, and [`Expected`] / ETag), fsync and rename it to `blobs/<etag>`.
-    /// Returns the lock so the caller can link snapshots while still holding it. On a checksum mismatch
-    /// the partial and sidecar are deleted.
-    pub fn finish(self, expected: Expected) -> Result<BlobLock> {
+    /// Verify the whole file (size, and [`Expected`] / ETag), fsync and rename it to `blobs/<etag>`
+    /// (or the local-dir file). Returns the lock so the caller can link snapshots (or write the
+    /// metadata) while still holding it. On a checksum mismatch the partial and sidecar are deleted.
+    pub fn finish(self, expected: Expected) -> Result<L> {
         self.finish_inner(expected, None)
     }
 
@@ -508,11 +567,11 @@ impl PartialBlob {
     /// bytes while they arrived (in order, e.g. following [`completed`](Self::completed)), so the
     /// file is not read a second time. `git_sha1` may be empty when a `sha256` is expected: the
     /// ETag then matches through the LFS pointer. Mismatches delete the partial, as `finish` does.
-    pub fn finish_with_digests(self, expected: Expected, digests: FileDigests) -> Result<BlobLock> {
+    pub fn finish_with_digests(self, expected: Expected, digests: FileDigests) -> Result<L> {
         self.finish_inner(expected, Some(digests))
     }
 
-    fn finish_inner(self, expected: Expected, digests: Option<FileDigests>) -> Result<BlobLock> {
+    fn finish_inner(self, expected: Expected, digests: Option<FileDigests>) -> Result<L> {
         let missing: u64 = self.missing().iter().map(|r| r.end - r.start).sum();
         if missing > 0 {
             return Err(CacheError::PartialIncomplete {
@@ -527,7 +586,7 @@ impl PartialBlob {
         };
         let mut expected = expected;
         expected.size.get_or_insert(self.size);
-        if let Err(e) = check_expected(&self.path, &digests, &expected, Some(&self.lock.etag)) {
+        if let Err(e) = check_expected(&self.path, &digests, &expected, Some(self.lock.etag())) {
             let _ = fs::remove_file(&self.sidecar);
             let _ = fs::remove_file(&self.path);
             return Err(e);
@@ -541,14 +600,17 @@ impl PartialBlob {
         } = self;
         // Close before renaming: Windows cannot rename an open file.
         drop(file);
-        let dest = lock.blob_path();
+        let dest = lock.dest_path();
+        if let Some(parent) = dest.parent() {
+            fsutil::create_dir_all(parent)?;
+        }
         fs::rename(&path, &dest).ctx("rename into place", &dest)?;
         let _ = fs::remove_file(&sidecar);
         Ok(lock)
     }
 
     /// Delete the partial and its sidecar, keeping the lock.
-    pub fn discard(self) -> BlobLock {
+    pub fn discard(self) -> L {
         let PartialBlob {
             lock,
             path,

@@ -20,7 +20,7 @@ mod maintenance;
 mod tree;
 mod types;
 
-pub use blob::{BlobLock, BlobWriter, EtagMatch, Expected, PartialBlob, match_etag};
+pub use blob::{BlobLock, BlobWriter, EtagMatch, Expected, PartialBlob, PartialOwner, match_etag};
 pub use cache::{
     CACHE_ENV, CACHEDIR_TAG_CONTENT, CacheDir, DEFAULT_CACHE_SUBDIR, RepoCache, ResolvedSnapshot,
     SnapshotStatus,
@@ -30,7 +30,7 @@ pub use fsutil::LinkKind;
 pub use hash::{
     FileDigests, GitBlobSha1, Sha256Hasher, hash_file, lfs_pointer, lfs_pointer_git_sha1,
 };
-pub use local_dir::{LocalDir, LocalFileMetadata};
+pub use local_dir::{LocalDir, LocalFileLock, LocalFileMetadata};
 pub use lock::{CacheLock, LOCK_NOTIFY_INTERVAL};
 pub use maintenance::{
     CacheInfo, CachedFile, DeletePlan, DeleteReport, IncompleteFile, PruneOptions, PruneReport,

@@ -165,6 +165,23 @@ impl LocalDir {
         Ok(false)
     }
 
+    /// Lock `path` for a resumable download of the file with `etag` (see
+    /// [`LocalFileLock::open_partial`]). Same lock file as [`LocalDir::lock`].
+    pub fn lock_file(
+        &self,
+        path: &RepoPath,
+        etag: &Etag,
+        timeout: Option<Duration>,
+    ) -> Result<LocalFileLock> {
+        let lock = self.lock(path, timeout)?;
+        Ok(LocalFileLock {
+            dir: self.clone(),
+            path: path.clone(),
+            etag: etag.clone(),
+            lock,
+        })
+    }
+
     /// Start writing `DIR/<path>` through
     /// `download/<dir>/<urlsafe-b64(sha1(name.metadata))>.<etag>.<8hex>.incomplete`; the file appears
     /// at `DIR/<path>` only on [`BlobWriter::finish`]. Write the metadata afterwards.
@@ -228,4 +245,54 @@ fn parse_metadata(text: &str) -> Option<LocalFileMetadata> {
         etag,
         timestamp,
     })
+}
+
+/// The cross-process lock on one local-dir file, with what a resumable download of it needs:
+/// the partial `.cache/huggingface/download/<path>.csghub.incomplete` and its sidecar
+/// `<path>.csghub.json.incomplete` (trusted only for the same ETag and size). Held until
+/// dropped; write the metadata while holding it.
+#[derive(Debug)]
+pub struct LocalFileLock {
+    dir: LocalDir,
+    path: RepoPath,
+    etag: Etag,
+    lock: CacheLock,
+}
+
+impl LocalFileLock {
+    /// The file's path in the repo.
+    pub fn path(&self) -> &RepoPath {
+        &self.path
+    }
+
+    /// The ETag being downloaded.
+    pub fn etag(&self) -> &Etag {
+        &self.etag
+    }
+
+    /// The lock file.
+    pub fn lock_path(&self) -> &Path {
+        self.lock.path()
+    }
+
+    /// The stable partial file.
+    pub fn partial_path(&self) -> PathBuf {
+        self.dir.download_path(&self.path, ".csghub.incomplete")
+    }
+
+    /// The sidecar recording completed ranges.
+    pub fn sidecar_path(&self) -> PathBuf {
+        self.dir
+            .download_path(&self.path, ".csghub.json.incomplete")
+    }
+
+    /// `DIR/<path>`, where the verified file lands.
+    pub fn dest_path(&self) -> PathBuf {
+        self.dir.file_path(&self.path)
+    }
+
+    /// Open (or resume) the partial for a file of `size` bytes; the lock moves into it.
+    pub fn open_partial(self, size: u64) -> Result<crate::PartialBlob<LocalFileLock>> {
+        crate::PartialBlob::open(self, size)
+    }
 }

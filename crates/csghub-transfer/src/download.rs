@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use csghub_api::{Client, NotFoundMeans, RepoId, RepoType, endpoints};
 use csghub_cache::{
-    BlobWriter, CacheDir, CacheError, Etag, Expected, LocalDir, RepoCache, RepoPath, RepoRef,
-    SnapshotStatus, TreeEntry, TreeListing,
+    BlobWriter, CacheDir, CacheError, Etag, Expected, LocalDir, PartialOwner, RepoCache, RepoPath,
+    RepoRef, SnapshotStatus, TreeEntry, TreeListing,
 };
 use futures_util::StreamExt as _;
 use reqwest::{StatusCode, Url, header};
@@ -507,7 +507,10 @@ impl Downloader {
                 }
                 // Large files go through the resumable partial, whatever the connection count.
                 let lock = if file.size >= 2 * self.config.chunk_size.max(1) {
-                    self.fetch_ranged(ctx, file, lock, &expected).await?
+                    let (rc, etag) = (ctx.repo_cache.clone(), file.etag.clone());
+                    let relock = move || rc.lock_blob(&etag);
+                    self.fetch_ranged(ctx, file, lock, relock, &expected)
+                        .await?
                 } else {
                     self.fetch_streamed(ctx, file, || lock.begin(expected.clone()))
                         .await?;
@@ -519,15 +522,28 @@ impl Downloader {
             }
             Target::LocalDir(dir) => {
                 let local = LocalDir::new(dir);
-                let lock = {
-                    let (local, path, timeout) =
-                        (local.clone(), file.path.clone(), self.config.lock_timeout);
-                    blocking(move || local.lock(&path, timeout)).await?
+                let (path, etag, timeout) = (
+                    file.path.clone(),
+                    file.etag.clone(),
+                    self.config.lock_timeout,
+                );
+                let relock = {
+                    let local = local.clone();
+                    move || local.lock_file(&path, &etag, timeout)
                 };
-                self.fetch_streamed(ctx, file, || {
-                    local.begin_file(&file.path, &file.etag, expected.clone())
-                })
-                .await?;
+                let lock = blocking(relock.clone()).await?;
+                // Large files resume from `.cache/huggingface/download/<path>.csghub.incomplete`,
+                // in parallel ranges, as in the cache.
+                let lock = if file.size >= 2 * self.config.chunk_size.max(1) {
+                    self.fetch_ranged(ctx, file, lock, relock, &expected)
+                        .await?
+                } else {
+                    self.fetch_streamed(ctx, file, || {
+                        local.begin_file(&file.path, &file.etag, expected.clone())
+                    })
+                    .await?;
+                    lock
+                };
                 local.write_metadata(&file.path, &ctx.commit, &file.etag)?;
                 drop(lock);
             }
@@ -768,13 +784,14 @@ impl Downloader {
     }
 
     /// Fetch a large file as parallel byte ranges into a resumable partial blob.
-    async fn fetch_ranged(
+    async fn fetch_ranged<L: PartialOwner>(
         &self,
         ctx: &Arc<Ctx>,
         file: &RemoteFile,
-        lock: csghub_cache::BlobLock,
+        lock: L,
+        relock: impl Fn() -> Result<L, CacheError> + Clone + Send + 'static,
         expected: &Expected,
-    ) -> Result<csghub_cache::BlobLock, TransferError> {
+    ) -> Result<L, TransferError> {
         let size = file.size;
         let mut checksum_failures = 0;
         let mut lock = lock;
@@ -857,9 +874,7 @@ impl Downloader {
                         "checksum mismatch",
                     );
                     // `finish` deleted the partial; take the lock again to start over.
-                    let rc = ctx.repo_cache.clone();
-                    let etag = file.etag.clone();
-                    lock = blocking(move || rc.lock_blob(&etag)).await?;
+                    lock = blocking(relock.clone()).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -868,11 +883,11 @@ impl Downloader {
 
     /// One range `[a, b)`, streamed to its offset; a failure resumes after the bytes already
     /// written, with backoff; an expired presigned URL is re-resolved.
-    async fn fetch_range(
+    async fn fetch_range<L: PartialOwner>(
         &self,
         ctx: &Ctx,
         file: &RemoteFile,
-        partial: &csghub_cache::PartialBlob,
+        partial: &csghub_cache::PartialBlob<L>,
         written: &Written,
         src: &tokio::sync::RwLock<Source>,
         range: std::ops::Range<u64>,
@@ -1115,8 +1130,8 @@ impl Written {
     }
 }
 
-fn hash_in_order(
-    partial: &csghub_cache::PartialBlob,
+fn hash_in_order<L: PartialOwner>(
+    partial: &csghub_cache::PartialBlob<L>,
     written: &Written,
     git: bool,
     stop: &std::sync::atomic::AtomicBool,

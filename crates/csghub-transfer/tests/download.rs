@@ -670,7 +670,12 @@ async fn child_download() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (url, cache) = spec.split_once('|').unwrap();
+    let mut parts = spec.split('|');
+    let (url, cache, local) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     let client = Client::new(ClientConfig::new(url).unwrap()).unwrap();
     let config = DownloadConfig {
         chunk_size: 1 << 20,
@@ -680,12 +685,22 @@ async fn child_download() {
     let d = Downloader::new(client, CacheDir::new(cache), config);
     let mut req = Request::snapshot(RepoType::Model, interop(), "main");
     req.files = vec!["weights/big.bin".into()];
+    if !local.is_empty() {
+        req.target = Target::LocalDir(PathBuf::from(local));
+    }
     d.download(&req, Arc::new(NoProgress)).await.unwrap();
 }
 
-fn sidecar_progress(cache: &Path) -> u64 {
-    let blobs = cache.join("models--OpenCSG--interop-model/blobs");
-    let Ok(rd) = std::fs::read_dir(&blobs) else {
+/// Where the partial's sidecar lives: the cache's blobs, or the local dir's download folder.
+fn sidecar_dir(cache: &Path, local: Option<&Path>) -> PathBuf {
+    match local {
+        None => cache.join("models--OpenCSG--interop-model/blobs"),
+        Some(l) => l.join(".cache/huggingface/download/weights"),
+    }
+}
+
+fn sidecar_progress(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
     for e in rd.flatten() {
@@ -718,7 +733,19 @@ fn range_len(r: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_then_resume_fetches_at_most_one_chunk_again() {
+    sigkill_then_resume(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_then_resume_into_a_local_dir() {
+    sigkill_then_resume(true).await;
+}
+
+async fn sigkill_then_resume(into_local_dir: bool) {
     let t = start("interop").await;
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = into_local_dir.then(|| local_dir.path());
+    let sidecars = sidecar_dir(t.cache(), local);
     // Slow the object store down so the child is surely mid-file when it dies.
     t.hub.faults().push(
         Matcher::route("object_get"),
@@ -729,14 +756,19 @@ async fn sigkill_then_resume_fetches_at_most_one_chunk_again() {
         .args(["--ignored", "--exact", "child_download", "--nocapture"])
         .env(
             CHILD_ENV,
-            format!("{}|{}", t.hub.url(), t.cache().display()),
+            format!(
+                "{}|{}|{}",
+                t.hub.url(),
+                t.cache().display(),
+                local.map(|l| l.display().to_string()).unwrap_or_default()
+            ),
         )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while sidecar_progress(t.cache()) < 10 << 20 {
+    while sidecar_progress(&sidecars) < 10 << 20 {
         assert!(
             std::time::Instant::now() < deadline,
             "child made no progress"
@@ -752,16 +784,22 @@ async fn sigkill_then_resume_fetches_at_most_one_chunk_again() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     t.hub.faults().clear();
-    let done = sidecar_progress(t.cache());
+    let done = sidecar_progress(&sidecars);
     assert!(done >= 10 << 20 && done < seed::INTEROP_BIG_SIZE as u64);
     // Nothing unverified is visible.
     let snap = walk(&t.cache().join("models--OpenCSG--interop-model/snapshots"));
     assert!(snap.is_empty(), "{snap:?}");
+    if let Some(l) = local {
+        assert!(!l.join("weights/big.bin").exists());
+    }
 
     t.hub.faults().clear_log();
     let d = t.downloader(None, |c| c.chunk_size = 1 << 20);
     let mut req = Request::snapshot(RepoType::Model, interop(), "main");
     req.files = vec!["weights/big.bin".into()];
+    if let Some(l) = local {
+        req.target = Target::LocalDir(l.to_path_buf());
+    }
     let got = d.download(&req, Arc::new(NoProgress)).await.unwrap();
     assert_eq!(
         std::fs::read(got.root.join("weights/big.bin")).unwrap(),
@@ -781,6 +819,12 @@ async fn sigkill_then_resume_fetches_at_most_one_chunk_again() {
         fetched <= remaining + (1 << 20),
         "refetched more than one chunk: {fetched} vs {remaining}"
     );
+    // The partial and its sidecar are gone once the file is in place.
+    let left: Vec<String> = walk(&sidecars)
+        .into_iter()
+        .filter(|p| p.contains("incomplete"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
