@@ -26,7 +26,9 @@ pub struct DownloadConfig {
     pub max_workers: usize,
     /// Parallel range requests for one large file.
     pub connections_per_file: usize,
-    /// Size of one range request; files of at least two chunks are fetched in ranges.
+    /// Size of one range request. Files of at least two chunks (or of 64 MiB, whichever is
+    /// less) are fetched in ranges into a resumable partial; a killed download fetches at most
+    /// one chunk per connection again.
     pub chunk_size: u64,
     /// Retries of every request and chunk.
     pub retry: RetryPolicy,
@@ -44,7 +46,7 @@ impl Default for DownloadConfig {
             max_workers: 8,
             // Chosen by `cargo xtask bench download` (see the README's figures).
             connections_per_file: 2,
-            chunk_size: 32 << 20,
+            chunk_size: 64 << 20,
             retry: RetryPolicy::default(),
             offline: false,
             force: false,
@@ -506,7 +508,7 @@ impl Downloader {
                     return Ok(FileOutcome::Cached);
                 }
                 // Large files go through the resumable partial, whatever the connection count.
-                let lock = if file.size >= 2 * self.config.chunk_size.max(1) {
+                let lock = if self.ranged(file.size) {
                     let (rc, etag) = (ctx.repo_cache.clone(), file.etag.clone());
                     let relock = move || rc.lock_blob(&etag);
                     self.fetch_ranged(ctx, file, lock, relock, &expected)
@@ -534,7 +536,7 @@ impl Downloader {
                 let lock = blocking(relock.clone()).await?;
                 // Large files resume from `.cache/huggingface/download/<path>.csghub.incomplete`,
                 // in parallel ranges, as in the cache.
-                let lock = if file.size >= 2 * self.config.chunk_size.max(1) {
+                let lock = if self.ranged(file.size) {
                     self.fetch_ranged(ctx, file, lock, relock, &expected)
                         .await?
                 } else {
@@ -551,6 +553,11 @@ impl Downloader {
         ctx.reporter
             .on_file_done(file.path.as_str(), FileOutcome::Transferred);
         Ok(FileOutcome::Transferred)
+    }
+
+    /// Whether a file of `size` bytes goes through the resumable partial in ranges.
+    fn ranged(&self, size: u64) -> bool {
+        size >= (2 * self.config.chunk_size.max(1)).min(RANGED_MIN)
     }
 
     /// The resolve URL pinned to the commit (`/csg` family: no mirror-path mapping, §8).
@@ -977,6 +984,9 @@ impl Downloader {
 
 /// Size of the write buffer of one range task.
 const WRITE_BUF: usize = 1 << 20;
+
+/// Files of this size are always fetched in ranges (resumable), whatever the chunk size.
+const RANGED_MIN: u64 = 64 << 20;
 
 /// Files below this size are written into the cache without the per-blob lock or an fsync.
 const SMALL_FILE: u64 = 1 << 20;
