@@ -1650,7 +1650,7 @@ impl Uploader {
         let timing = Mutex::new((Duration::ZERO, None::<Instant>));
         let lfs_threshold = self.config.lfs_threshold;
         let (ctx_ref, remote_ref, timing_ref) = (&ctx, &remote, &timing);
-        let done: Vec<Result<CommitItem, String>> =
+        let done: Vec<Prepared> =
             futures_util::stream::iter(files.iter().filter(|f| !remote[&f.dest].ignore).cloned())
                 .map(|f| {
                     // A remote regular file is compared by its git SHA-1.
@@ -1668,7 +1668,7 @@ impl Uploader {
                     if rem.same(&h) {
                         ctx_ref.reporter.on_file_done(&f.dest, FileOutcome::Cached);
                         ctx_ref.tracker.update(|s| s.files_skipped += 1);
-                        return Ok(Err(f.dest));
+                        return Ok(Prepared::Unchanged(f.dest));
                     }
                     let item = CommitItem {
                         lfs: f.size > 0 && (rem.lfs || f.size >= lfs_threshold),
@@ -1697,7 +1697,7 @@ impl Uploader {
                         .await?;
                         ctx_ref.tracker.update(|s| s.files_uploaded += 1);
                     }
-                    Ok::<_, TransferError>(Ok(item))
+                    Ok::<_, TransferError>(Prepared::Commit(item))
                 })
                 .buffer_unordered(self.config.max_workers.max(1))
                 .try_collect()
@@ -1705,8 +1705,8 @@ impl Uploader {
         let mut items = Vec::new();
         for d in done {
             match d {
-                Ok(item) => items.push(item),
-                Err(path) => {
+                Prepared::Commit(item) => items.push(item),
+                Prepared::Unchanged(path) => {
                     outcomes.insert(path, UploadOutcome::Unchanged);
                 }
             }
@@ -1750,6 +1750,13 @@ impl Uploader {
             transfer_time: transfer_started.elapsed(),
         })
     }
+}
+
+/// A hashed file: already on the server as it is, or to commit (its LFS object, if any,
+/// already uploaded).
+enum Prepared {
+    Unchanged(String),
+    Commit(CommitItem),
 }
 
 /// Delete remote files below `prefix` that match `patterns` (relative to `prefix`) and are not

@@ -556,3 +556,34 @@ async fn bad_input_fails_clearly_and_sends_nothing() {
     );
     assert!(t.log().len() <= 3, "{:?}", t.log());
 }
+
+/// `hash_file` (read-ahead thread for big files, SHA-1 only on request) agrees with the cache's
+/// reference hashes, counts every byte, and refuses a file whose size is not the one expected.
+#[test]
+fn hash_file_agrees_with_reference_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, len) in [
+        ("empty", 0usize),
+        ("small", 10_240),
+        ("big", (20 << 20) + 7),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, seed::pseudo_random(len as u64, len)).unwrap();
+        let want = csghub_cache::hash_file(&path).unwrap();
+        for with_sha1 in [false, true] {
+            let mut counted = 0u64;
+            let got =
+                csghub_transfer::hash_file(&path, len as u64, with_sha1, &mut |n| counted += n)
+                    .unwrap();
+            assert_eq!(got.sha256, want.sha256, "{name}");
+            assert_eq!(
+                got.git_sha1,
+                with_sha1.then(|| want.git_sha1.clone()),
+                "{name}"
+            );
+            assert_eq!(counted, len as u64, "{name}");
+        }
+        let err = csghub_transfer::hash_file(&path, len as u64 + 1, true, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
