@@ -11,7 +11,6 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::faults::Fault;
 use crate::store::State;
@@ -414,13 +413,14 @@ fn async_stream(
     fault: Option<Fault>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     struct St {
-        file: Option<tokio::fs::File>,
+        file: Option<std::fs::File>,
         path: PathBuf,
         offset: u64,
         sent: u64,
         len: u64,
         fault: Option<Fault>,
         stalled: bool,
+        pool: BufPool,
     }
     let st = St {
         file: None,
@@ -430,22 +430,13 @@ fn async_stream(
         len,
         fault,
         stalled: false,
+        pool: BufPool::default(),
     };
     futures_util::stream::unfold(st, |mut st| async move {
         if st.sent >= st.len {
             return None;
         }
-        if st.file.is_none() {
-            let mut f = match tokio::fs::File::open(&st.path).await {
-                Ok(f) => f,
-                Err(e) => return Some((Err(e), st)),
-            };
-            if let Err(e) = f.seek(SeekFrom::Start(st.offset)).await {
-                return Some((Err(e), st));
-            }
-            st.file = Some(f);
-        }
-        let mut want = (st.len - st.sent).min(1024 * 1024);
+        let mut want = (st.len - st.sent).min(CHUNK as u64);
         match &st.fault {
             Some(Fault::DropAfter(n)) => {
                 if st.sent >= *n {
@@ -471,11 +462,32 @@ fn async_stream(
             }
             _ => {}
         }
-        let mut buf = vec![0u8; want as usize];
-        let file = st.file.as_mut()?;
-        if let Err(e) = file.read_exact(&mut buf).await {
-            return Some((Err(e), st));
-        }
+        // One blocking read straight into a pooled buffer that goes back to the pool once
+        // hyper has sent it (fresh buffers per chunk cost a page fault per 4 KiB).
+        let (file, path, at) = (st.file.take(), st.path.clone(), st.offset + st.sent);
+        let mut buf = st.pool.take();
+        let read = tokio::task::spawn_blocking(move || {
+            let r = (|| {
+                let mut f = match file {
+                    Some(f) => f,
+                    None => {
+                        let mut f = std::fs::File::open(&path)?;
+                        std::io::Seek::seek(&mut f, SeekFrom::Start(at))?;
+                        f
+                    }
+                };
+                std::io::Read::read_exact(&mut f, &mut buf[..want as usize])?;
+                Ok(f)
+            })();
+            (r, buf)
+        })
+        .await;
+        let (file, mut buf) = match read {
+            Ok((Ok(f), buf)) => (f, buf),
+            Ok((Err(e), _)) => return Some((Err(e), st)),
+            Err(e) => return Some((Err(std::io::Error::other(e.to_string())), st)),
+        };
+        st.file = Some(file);
         if let Some(Fault::FlipByte(at)) = st.fault
             && at >= st.sent
             && at < st.sent + want
@@ -483,8 +495,52 @@ fn async_stream(
             buf[(at - st.sent) as usize] ^= 0xFF;
         }
         st.sent += want;
-        Some((Ok(Bytes::from(buf)), st))
+        let chunk = Bytes::from_owner(Pooled {
+            buf,
+            len: want as usize,
+            pool: st.pool.clone(),
+        });
+        Some((Ok(chunk), st))
     })
+}
+
+/// Read size of served files.
+const CHUNK: usize = 1 << 20;
+
+/// Buffers of one response body, reused once hyper has sent them.
+#[derive(Clone, Default)]
+struct BufPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl BufPool {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| vec![0u8; CHUNK])
+    }
+}
+
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+    pool: BufPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.pool.0.lock()
+            && p.len() < 4
+        {
+            p.push(std::mem::take(&mut self.buf));
+        }
+    }
 }
 
 /// Serve a file (or a byte range of it) with the server's single-range semantics (§7.2).
