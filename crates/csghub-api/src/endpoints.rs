@@ -22,8 +22,9 @@ use crate::endpoint::{Body, Endpoint, Envelope, FormPart, Target};
 use crate::error::NotFoundMeans;
 use crate::generated::{
     Branch, Code, Commit, CommitFilesReq, CommitResponse, CreateDatasetReq, CreateFileReq,
-    CreateModelReq, CreateRepoReq, Dataset, DeleteFileReq, Deploy, File, McpServer, MetadataTag,
-    Model, PreuploadReq, PreuploadResp, RepoFileTree, Skill, Space, UpdateFileReq, UpdateRepoReq,
+    CreateModelReq, CreateRepoReq, CreateSpaceReq, Dataset, DeleteFileReq, Deploy, File, McpServer,
+    MetadataTag, Model, PreuploadReq, PreuploadResp, RepoFileTree, Skill, Space, SpaceResource,
+    UpdateFileReq, UpdateRepoReq,
 };
 use crate::repo::{RepoId, RepoType, encode_repo_path, encode_revision, encode_segment};
 
@@ -666,9 +667,27 @@ pub fn create_dataset(req: &CreateDatasetReq) -> Endpoint<Dataset> {
     .body(Body::json(req))
 }
 
+/// `POST /api/v1/spaces`.
+pub fn create_space(req: &CreateSpaceReq) -> Endpoint<Space> {
+    create_repo_json(req)
+}
+
+/// `GET /api/v1/space_resources?deploy_type=`: the hardware a space (`0`), an inference (`1`)
+/// or a fine-tune (`2`) can run on; R{data: [...], total}. pycsghub asks without a token (§14).
+pub fn space_resources(deploy_type: u8) -> Endpoint<Vec<SpaceResource>> {
+    Endpoint::new(
+        Method::GET,
+        "/api/v1/space_resources",
+        "/api/v1/space_resources".into(),
+        Envelope::Data,
+    )
+    .query("deploy_type", deploy_type)
+    .not_found(NotFoundMeans::Other)
+}
+
 /// `POST /api/v1/{codes|spaces|mcps|skills}`, typed by kind (`create_repo::<Code>(..)`).
-/// Spaces need more fields (`resource_id`, `sdk`) than `CreateRepoReq` has: send them with
-/// [`create_repo_json`].
+/// Spaces need more fields (`resource_id`, `sdk`) than `CreateRepoReq` has: use
+/// [`create_space`].
 pub fn create_repo<T: RepoDetail>(req: &CreateRepoReq) -> Endpoint<T> {
     create_repo_json(req)
 }
@@ -899,32 +918,47 @@ pub fn finetune_stop(repo: &RepoId, id: i64) -> Endpoint<()> {
 /// The kind-specific create bodies carry the generic fields under the same names: build them
 /// from one [`CreateRepoReq`] (name, namespace, nickname, description, license, default branch,
 /// private), so callers describe a new repo once whatever its kind.
-impl From<&CreateRepoReq> for CreateModelReq {
-    fn from(r: &CreateRepoReq) -> Self {
-        CreateModelReq {
-            name: r.name.clone(),
-            namespace: r.namespace.clone(),
-            nickname: r.nickname.clone(),
-            description: r.description.clone(),
-            license: r.license.clone(),
-            default_branch: r.default_branch.clone(),
-            private: r.private,
-            ..CreateModelReq::default()
+macro_rules! from_create_repo {
+    ($($t:ident),* $(,)?) => {$(
+        impl From<&CreateRepoReq> for $t {
+            fn from(r: &CreateRepoReq) -> Self {
+                $t {
+                    name: r.name.clone(),
+                    namespace: r.namespace.clone(),
+                    nickname: r.nickname.clone(),
+                    description: r.description.clone(),
+                    license: r.license.clone(),
+                    default_branch: r.default_branch.clone(),
+                    private: r.private,
+                    ..$t::default()
+                }
+            }
+        }
+    )*};
+}
+
+from_create_repo!(CreateModelReq, CreateDatasetReq, CreateSpaceReq);
+
+impl SpaceResource {
+    /// The resource to run a new space on: the one with `id` if given, else the first available
+    /// one (what pycsghub takes).
+    pub fn choose(list: &[SpaceResource], id: Option<i64>) -> Option<&SpaceResource> {
+        match id {
+            Some(id) => list.iter().find(|r| r.id == id),
+            None => list.iter().find(|r| r.is_available),
         }
     }
 }
 
-impl From<&CreateRepoReq> for CreateDatasetReq {
-    fn from(r: &CreateRepoReq) -> Self {
-        CreateDatasetReq {
-            name: r.name.clone(),
-            namespace: r.namespace.clone(),
-            nickname: r.nickname.clone(),
-            description: r.description.clone(),
-            license: r.license.clone(),
-            default_branch: r.default_branch.clone(),
-            private: r.private,
-            ..CreateDatasetReq::default()
+impl CreateSpaceReq {
+    /// A new space described by `r`, running `sdk` (`gradio`, `streamlit`, `docker`, ...) on
+    /// `resource` (one of [`space_resources`]): the server requires all three (§9.1).
+    pub fn new(r: &CreateRepoReq, sdk: &str, resource: &SpaceResource) -> CreateSpaceReq {
+        CreateSpaceReq {
+            sdk: sdk.to_string(),
+            resource_id: resource.id,
+            cluster_id: resource.cluster_id.clone(),
+            ..CreateSpaceReq::from(r)
         }
     }
 }

@@ -1657,6 +1657,129 @@ pub struct UpdateRepoReq {
     pub xnet_enabled: Option<bool>,
 }
 
+/// Spec definition `types.CreateSpaceReq`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreateSpaceReq {
+    /// JSON `admin`: Admin user
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<String>,
+    /// JSON `cluster_id`.
+    #[serde(deserialize_with = "null_default")]
+    pub cluster_id: String,
+    /// JSON `commit_files`: Files to commit
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_files: Option<Vec<CommitFile>>,
+    /// JSON `cover_image_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover_image_url: Option<String>,
+    /// JSON `default_branch`: The default branch of the repository
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    /// JSON `description`: A description for the repository
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON `driver_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_version: Option<String>,
+    /// JSON `env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// JSON `type`: The type of the repository
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// JSON `license`: The license for the repository
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// JSON `min_replica`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_replica: Option<i64>,
+    /// JSON `name`: The name of the repository
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    /// JSON `namespace`: The namespace of the repository, which can be a user or an organization
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// JSON `nickname`: The display name of the repository
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// JSON `order_detail_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_detail_id: Option<i64>,
+    /// JSON `private`: Whether the repository is private
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private: Option<bool>,
+    /// JSON `resource_id`.
+    #[serde(deserialize_with = "null_default")]
+    pub resource_id: i64,
+    /// JSON `sdk`.
+    #[serde(deserialize_with = "null_default")]
+    pub sdk: String,
+    /// JSON `sdk_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk_version: Option<String>,
+    /// JSON `secrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<String>,
+    /// JSON `star_count`: Star count
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub star_count: Option<i64>,
+    /// JSON `template`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// JSON `tool_count`: Tool count
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_count: Option<i64>,
+    /// JSON `variables`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<String>,
+}
+
+/// Spec definition `types.SpaceResource`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpaceResource {
+    /// JSON `cluster_id`.
+    #[serde(deserialize_with = "null_default")]
+    pub cluster_id: String,
+    /// JSON `cluster_region`.
+    #[serde(deserialize_with = "null_default")]
+    pub cluster_region: String,
+    /// JSON `id`.
+    #[serde(deserialize_with = "null_default")]
+    pub id: i64,
+    /// JSON `is_available`.
+    #[serde(deserialize_with = "null_default")]
+    pub is_available: bool,
+    /// JSON `is_reserved`.
+    #[serde(deserialize_with = "null_default")]
+    pub is_reserved: bool,
+    /// JSON `type`.
+    #[serde(rename = "type", deserialize_with = "null_default")]
+    pub kind: String,
+    /// JSON `name`.
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    /// JSON `order_detail_id`.
+    #[serde(deserialize_with = "null_default")]
+    pub order_detail_id: i64,
+    /// JSON `pay_mode`.
+    #[serde(deserialize_with = "null_default")]
+    pub pay_mode: String,
+    /// JSON `price`.
+    #[serde(deserialize_with = "null_default")]
+    pub price: f64,
+    /// JSON `price_unit`.
+    #[serde(deserialize_with = "null_default")]
+    pub price_unit: i64,
+    /// JSON `price_unit_type`.
+    #[serde(deserialize_with = "null_default")]
+    pub price_unit_type: String,
+    /// JSON `resources`.
+    #[serde(deserialize_with = "null_default")]
+    pub resources: String,
+}
+
 /// Spec definition `types.DeployRequest`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -10,8 +10,9 @@ use csghub_api::dto::{BatchRequest, CompleteMultipartBody, CompletePart, HfCommi
 use csghub_api::endpoints::{self, UploadFile};
 use csghub_api::generated::{
     Code, CommitAction, CommitFileReq, CommitFilesReq, CreateDatasetReq, CreateFileReq,
-    CreateModelReq, CreateRepoReq, Dataset, DeleteFileReq, File, McpServer, Model, ModelRunReq,
-    PreuploadFile, PreuploadReq, Skill, Space, UpdateFileReq, UpdateRepoReq, UploadMode,
+    CreateModelReq, CreateRepoReq, CreateSpaceReq, Dataset, DeleteFileReq, File, McpServer, Model,
+    ModelRunReq, PreuploadFile, PreuploadReq, Skill, Space, SpaceResource, UpdateFileReq,
+    UpdateRepoReq, UploadMode,
 };
 use csghub_api::{Client, ClientConfig, Error, Method, NotFoundMeans, RepoId, RepoType, Token};
 use csghub_localhub::seed::{self, ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, INTEROP_MODEL};
@@ -1022,13 +1023,36 @@ async fn repo_management_and_the_three_list_envelopes() {
         .await
         .unwrap();
     assert_eq!(skill_new.path, "OpenCSG/new-skill");
+    // Spaces need a resource: listed without a token, as pycsghub asks.
+    let resources = anon.execute(endpoints::space_resources(0)).await.unwrap();
+    assert!(resources.len() >= 2, "{resources:?}");
+    let first = SpaceResource::choose(&resources, None).unwrap();
+    assert!(first.id > 0 && !first.cluster_id.is_empty() && first.is_available);
+    assert_eq!(
+        SpaceResource::choose(&resources, Some(resources[1].id)).map(|r| r.id),
+        Some(resources[1].id)
+    );
+    assert!(SpaceResource::choose(&resources, Some(999_999)).is_none());
     let space_new = alice
-        .execute(endpoints::create_repo_json::<Space>(&serde_json::json!({
-            "namespace": "OpenCSG", "name": "new-space", "resource_id": 1, "sdk": "gradio",
-        })))
+        .execute(endpoints::create_space(&CreateSpaceReq::new(
+            &req("new-space"),
+            "gradio",
+            first,
+        )))
         .await
         .unwrap();
     assert_eq!(space_new.path, "OpenCSG/new-space");
+    // Without a resource the server refuses the body (gin's `required`).
+    let e = alice
+        .execute(endpoints::create_repo_json::<Space>(&serde_json::json!({
+            "namespace": "OpenCSG", "name": "no-resource", "sdk": "gradio",
+        })))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("REQ-ERR-1") && e.to_string().contains("'required' tag"),
+        "{e}"
+    );
     // The new repos are readable through other routes.
     let created_code = alice
         .execute(endpoints::repo_detail::<Code>(&id("OpenCSG/new-code")))

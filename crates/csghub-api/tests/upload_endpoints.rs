@@ -480,3 +480,50 @@ async fn create_update_delete_repo() {
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)));
 }
+
+#[tokio::test]
+async fn space_resources_then_create_space() {
+    let list = json!({"msg": "OK", "total": 2, "data": [
+        {"id": 7, "name": "cpu", "resources": "{}", "cluster_id": "c1", "is_available": false},
+        {"id": 9, "name": "t4", "resources": "{}", "cluster_id": "c2", "is_available": true,
+         "price": 1.5, "pay_mode": "minute", "type": "gpu"}]});
+    let server = hub(json(200, list)).await;
+    let resources = client(&server)
+        .execute(endpoints::space_resources(0))
+        .await
+        .unwrap();
+    assert_target(
+        &only_request(&server).await,
+        "GET",
+        "/api/v1/space_resources",
+        Some("deploy_type=0"),
+    );
+    // The first *available* one, or the one asked for.
+    let chosen = csghub_api::generated::SpaceResource::choose(&resources, None).unwrap();
+    assert_eq!((chosen.id, chosen.cluster_id.as_str()), (9, "c2"));
+    assert_eq!(
+        csghub_api::generated::SpaceResource::choose(&resources, Some(7)).map(|r| r.id),
+        Some(7)
+    );
+
+    let server = hub(json(200, json!({"msg": "OK", "data": {"path": "ns/s"}}))).await;
+    let generic = CreateRepoReq {
+        name: "s".into(),
+        namespace: Some("ns".into()),
+        private: Some(true),
+        ..Default::default()
+    };
+    let req = csghub_api::generated::CreateSpaceReq::new(&generic, "gradio", chosen);
+    let s = client(&server)
+        .execute(endpoints::create_space(&req))
+        .await
+        .unwrap();
+    assert_eq!(s.path, "ns/s");
+    let r = only_request(&server).await;
+    assert_target(&r, "POST", "/api/v1/spaces", None);
+    assert_eq!(
+        body_json(&r),
+        json!({"name": "s", "namespace": "ns", "private": true, "sdk": "gradio",
+            "resource_id": 9, "cluster_id": "c2"})
+    );
+}

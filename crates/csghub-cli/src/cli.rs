@@ -431,6 +431,9 @@ pub enum RepoCommand {
         /// SDK of a space (gradio, streamlit, docker, ...).
         #[arg(long = "space-sdk", default_value = "gradio")]
         space_sdk: String,
+        /// Space resource (hardware) id; default: the first available one, as pycsghub.
+        #[arg(long = "resource-id")]
+        resource_id: Option<i64>,
     },
     /// Delete a repository on the server (asks for confirmation unless --yes).
     Delete {

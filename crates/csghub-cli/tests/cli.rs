@@ -569,6 +569,23 @@ fn repo_create_and_delete() {
     ]);
     assert_eq!(ds.code, 0, "{}", ds.stderr);
     assert_eq!(json(&ds)["repo_type"], "dataset");
+    // A space runs on a space resource: the first available one unless --resource-id.
+    let sp = w.run(&["repo", "create", "alice/new-space", "-t", "space", "--json"]);
+    assert_eq!(sp.code, 0, "{}", sp.stderr);
+    assert_eq!(json(&sp)["repo_type"], "space");
+    snap!(
+        w,
+        "repo_create_space_unknown_resource",
+        w.run(&[
+            "repo",
+            "create",
+            "alice/other-space",
+            "-t",
+            "space",
+            "--resource-id",
+            "999"
+        ])
+    );
     snap!(
         w,
         "repo_create_forbidden",

@@ -35,6 +35,16 @@ pub enum TransferError {
         /// As asked.
         revision: String,
     },
+    /// A space must be created to upload into, and no space resource fits.
+    #[error("cannot create {repo}: {}", space_resource_reason(*wanted, offered))]
+    SpaceResource {
+        /// `type/ns/name`.
+        repo: String,
+        /// The resource id asked for, if any.
+        wanted: Option<i64>,
+        /// The ids the server offers.
+        offered: Vec<i64>,
+    },
     /// A requested file is not in the repo at that commit.
     #[error("{path:?} is not in {repo} at {commit}")]
     EntryNotFound {
@@ -188,5 +198,19 @@ impl TransferError {
             }
             _ => false,
         }
+    }
+}
+
+fn space_resource_reason(wanted: Option<i64>, offered: &[i64]) -> String {
+    match (wanted, offered.is_empty()) {
+        (_, true) => {
+            "the server offers no space resource; create the space on the website first".into()
+        }
+        (Some(id), false) => {
+            format!("space resource {id} is not offered; choose one of {offered:?}")
+        }
+        (None, false) => format!(
+            "none of the space resources {offered:?} is available; pass a resource id or create the space on the website first"
+        ),
     }
 }

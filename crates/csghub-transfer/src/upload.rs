@@ -17,8 +17,9 @@ use csghub_api::dto::{
     Action, BatchRef, BatchRequest, CompleteMultipartBody, CompletePart, LfsObject,
 };
 use csghub_api::generated::{
-    Code, CreateDatasetReq, CreateFileReq, CreateModelReq, CreateRepoReq, DeleteFileReq, McpServer,
-    PreuploadFile, PreuploadReq, Skill, UpdateFileReq, UploadMode,
+    Code, CreateDatasetReq, CreateFileReq, CreateModelReq, CreateRepoReq, CreateSpaceReq,
+    DeleteFileReq, McpServer, PreuploadFile, PreuploadReq, Skill, SpaceResource, UpdateFileReq,
+    UploadMode,
 };
 use csghub_api::{Client, Method, NotFoundMeans, RepoId, RepoType, endpoints};
 use csghub_cache::RepoPath;
@@ -64,6 +65,10 @@ pub struct UploadConfig {
     pub create_repo: bool,
     /// Visibility of a repo created here (private by default, like pycsghub).
     pub private: bool,
+    /// SDK of a space created here (`gradio` by default).
+    pub space_sdk: String,
+    /// Space resource of a space created here (default: the first available one, as pycsghub).
+    pub space_resource_id: Option<i64>,
 }
 
 impl Default for UploadConfig {
@@ -81,6 +86,8 @@ impl Default for UploadConfig {
             lfs_threshold: LFS_THRESHOLD,
             create_repo: true,
             private: true,
+            space_sdk: "gradio".into(),
+            space_resource_id: None,
         }
     }
 }
@@ -713,11 +720,28 @@ async fn create_repo(ctx: &Ctx, private: bool) -> Result<(), TransferError> {
             .execute(endpoints::create_repo::<Skill>(&base))
             .await
             .map(drop),
+        RepoType::Space => {
+            // As pycsghub: the first available space resource, unless one is configured.
+            let resources = ctx.client.execute(endpoints::space_resources(0)).await?;
+            let want = ctx.config.space_resource_id;
+            let Some(resource) = SpaceResource::choose(&resources, want) else {
+                return Err(TransferError::SpaceResource {
+                    repo: ctx.label(),
+                    wanted: want,
+                    offered: resources.iter().map(|r| r.id).collect(),
+                });
+            };
+            let req = CreateSpaceReq::new(&base, &ctx.config.space_sdk, resource);
+            ctx.client
+                .execute(endpoints::create_space(&req))
+                .await
+                .map(drop)
+        }
         other => {
             return Err(csghub_api::Error::InvalidInput {
                 what: "repo type",
                 value: other.to_string(),
-                reason: "cannot be created by an upload (a space needs resources): create it first",
+                reason: "cannot be created by an upload: create it first",
             }
             .into());
         }

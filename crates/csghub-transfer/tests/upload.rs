@@ -305,6 +305,51 @@ async fn a_single_file_lands_where_asked_on_a_new_branch() {
     assert!(!main.contains_key("a.txt"));
 }
 
+/// A missing space is created as pycsghub does: on the first available space resource (or the
+/// configured one), private, then the upload lands in it. A resource the server does not offer
+/// fails before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_space_is_created_on_a_space_resource() {
+    let t = start().await;
+    let file = t.work.path().join("app.py");
+    std::fs::write(&file, b"print('hi')\n").unwrap();
+    let up = t.uploader(|_| {});
+    let req = UploadRequest::new(RepoType::Space, repo("alice/new-space"), &file);
+    let r = up.upload(&req, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(
+        r.files,
+        vec![("app.py".to_string(), UploadOutcome::Committed)]
+    );
+    {
+        let st = t.hub.store().lock();
+        let space = st
+            .repo(csghub_localhub::RepoType::Space, "alice", "new-space")
+            .unwrap();
+        assert!(space.private);
+        assert!(
+            st.commit_at(space, "main")
+                .unwrap()
+                .tree
+                .contains_key("app.py")
+        );
+    }
+    assert_eq!(t.count("space_resources"), 1);
+
+    let bad = t.uploader(|c| c.space_resource_id = Some(999_999));
+    let req = UploadRequest::new(RepoType::Space, repo("alice/other-space"), &file);
+    let err = bad.upload(&req, Arc::new(NoProgress)).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, TransferError::SpaceResource { .. }) && msg.contains("999999"),
+        "{msg}"
+    );
+    let st = t.hub.store().lock();
+    assert!(
+        st.repo(csghub_localhub::RepoType::Space, "alice", "other-space")
+            .is_none()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deletions_remove_files_instead_of_emptying_them() {
     let t = start().await;

@@ -469,6 +469,45 @@ pub fn token_info(hub: &Arc<Hub>, req: &Req, token: &str) -> Resp {
     }))
 }
 
+/// The hardware the hub offers: `types.SpaceResource`, the same list for every deploy type.
+pub const SPACE_RESOURCES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "CPU basic · 2 vCPU · 4 GB",
+        r#"{"cpu":{"type":"Intel","num":"2"},"memory":"4Gi"}"#,
+    ),
+    (
+        2,
+        "NVIDIA T4 · 4 vCPU · 16 GB",
+        r#"{"gpu":{"type":"T4","num":"1"},"cpu":{"num":"4"},"memory":"16Gi"}"#,
+    ),
+];
+
+/// The one cluster of the hub.
+pub const CLUSTER_ID: &str = "localhub-cluster-1";
+
+/// `GET /api/v1/space_resources?deploy_type=` (§14): no login needed (pycsghub sends none), but
+/// a bad token is still refused.
+pub fn space_resources(hub: &Arc<Hub>, req: &Req) -> Resp {
+    let st = hub.store.lock();
+    if let Err(resp) = caller(&st, req) {
+        return resp;
+    }
+    let data: Vec<Value> = SPACE_RESOURCES
+        .iter()
+        .map(|(id, name, resources)| {
+            json!({
+                "id": id, "name": name, "resources": resources, "cluster_id": CLUSTER_ID,
+                "cluster_region": "local", "is_available": true, "is_reserved": false,
+                "type": if resources.contains("gpu") { "gpu" } else { "cpu" },
+                "price": 0, "price_unit": 0, "price_unit_type": "", "order_detail_id": 0,
+            })
+        })
+        .collect();
+    let total = data.len();
+    json_resp(200, json!({"msg": "OK", "data": data, "total": total}))
+}
+
 /// `types.User`.
 fn user_json(st: &State, name: &str) -> Value {
     let u = st.users.get(name);

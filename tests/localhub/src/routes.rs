@@ -62,6 +62,7 @@ pub enum Route {
         r: RepoRef,
     },
     CompleteMultipart,
+    SpaceResources,
     ApiCreateRepo {
         t: RepoType,
     },
@@ -163,6 +164,7 @@ impl Route {
             Route::LfsPut { .. } => "lfs_put",
             Route::LfsVerify { .. } => "lfs_verify",
             Route::CompleteMultipart => "complete_multipart",
+            Route::SpaceResources => "space_resources",
             Route::ApiCreateRepo { .. } => "create_repo",
             Route::ApiRepo { .. } => "repo",
             Route::Branches { .. } => "branches",
@@ -332,6 +334,7 @@ fn classify_api(m: &str, rest: &[&str], tail: &dyn Fn(usize) -> Option<String>) 
     // `tail(i)` counts from the full path: `api`, `v1` are 0 and 1.
     match rest {
         ["complete_multipart"] if m == "POST" => Some(Route::CompleteMultipart),
+        ["space_resources"] if get => Some(Route::SpaceResources),
         ["token", token] if get => Some(Route::TokenInfo {
             token: token.to_string(),
         }),
@@ -483,6 +486,7 @@ pub async fn handle(
                 Route::HfTree { r, rev, path } => read::hf_tree(hub, req, &r, &rev, &path),
                 Route::HfWhoami => read::whoami(hub, req),
                 Route::TokenInfo { token } => read::token_info(hub, req, &token),
+                Route::SpaceResources => read::space_resources(hub, req),
                 Route::ApiRepo { r } if req.method == Method::GET => read::detail(hub, req, &r),
                 Route::Branches { r } => read::branches(hub, req, &r),
                 Route::Tags { r } => read::tags(hub, req, &r),

@@ -178,9 +178,28 @@ async fn api_create_repo(hub: &Arc<Hub>, req: &mut Req, t: RepoType) -> Resp {
             Ok(Caller::User(u)) => u,
         }
     };
-    let body: CreateRepoReq = match req.json().await {
+    let raw: Value = match req.json().await {
         Ok(b) => b,
         Err(r) => return r,
+    };
+    // gin's `binding:"required"` on CreateSpaceReq: a non-empty sdk and cluster, a non-zero
+    // resource (§9.1).
+    if t == RepoType::Space
+        && let Some(field) = missing_space_field(&raw)
+    {
+        return json_resp(
+            400,
+            json!({"code": "REQ-ERR-1", "msg": format!("REQ-ERR-1: invalid request body: Key: 'CreateSpaceReq.{field}' Error:Field validation for '{field}' failed on the 'required' tag")}),
+        );
+    }
+    let body: CreateRepoReq = match serde_json::from_value(raw) {
+        Ok(b) => b,
+        Err(e) => {
+            return json_resp(
+                400,
+                json!({"code": "REQ-ERR-1", "msg": format!("REQ-ERR-1: invalid request body: {e}")}),
+            );
+        }
     };
     let ns = if body.namespace.is_empty() {
         user.clone()
@@ -198,6 +217,28 @@ async fn api_create_repo(hub: &Arc<Hub>, req: &mut Req, t: RepoType) -> Resp {
         return api_err(400, "REPO-ERR-0", None);
     }
     create_common(hub, &mut st, t, &ns, &user, &body, true)
+}
+
+/// The first required CreateSpaceReq field that is absent or zero, by its Go name.
+fn missing_space_field(body: &Value) -> Option<&'static str> {
+    let empty_str = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    };
+    if empty_str("cluster_id") {
+        Some("ClusterID")
+    } else if body
+        .get("resource_id")
+        .and_then(Value::as_i64)
+        .is_none_or(|v| v == 0)
+    {
+        Some("ResourceID")
+    } else if empty_str("sdk") {
+        Some("Sdk")
+    } else {
+        None
+    }
 }
 
 async fn update_repo(hub: &Arc<Hub>, req: &mut Req, r: &RepoRef) -> Resp {

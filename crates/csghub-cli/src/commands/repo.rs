@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 
 use csghub_api::endpoints;
 use csghub_api::generated::{
-    Code, CreateDatasetReq, CreateModelReq, CreateRepoReq, Dataset, McpServer, Model, Skill, Space,
+    Code, CreateDatasetReq, CreateModelReq, CreateRepoReq, CreateSpaceReq, Dataset, McpServer,
+    Model, Skill, Space, SpaceResource,
 };
 use csghub_api::{Error as ApiError, RepoId};
 use futures_util::StreamExt;
@@ -42,6 +43,7 @@ pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<(), CliError> {
             license,
             default_branch,
             space_sdk,
+            resource_id,
         } => {
             let opts = CreateOpts {
                 private,
@@ -50,6 +52,7 @@ pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<(), CliError> {
                 license,
                 default_branch,
                 space_sdk,
+                resource_id,
             };
             create(ctx, &repo, &opts).await
         }
@@ -439,6 +442,7 @@ struct CreateOpts {
     license: Option<String>,
     default_branch: Option<String>,
     space_sdk: String,
+    resource_id: Option<i64>,
 }
 
 async fn create(ctx: &Ctx, repo: &RepoArg, o: &CreateOpts) -> Result<(), CliError> {
@@ -471,10 +475,33 @@ async fn create(ctx: &Ctx, repo: &RepoArg, o: &CreateOpts) -> Result<(), CliErro
             .await
         }
         RepoKind::Space => {
-            let mut body = serde_json::to_value(&generic)
-                .map_err(|e| CliError::Failed(format!("cannot encode the request: {e}")))?;
-            body["sdk"] = json!(o.space_sdk);
-            created(ctx, endpoints::create_repo_json::<Space>(&body)).await
+            let ep = endpoints::space_resources(0);
+            ctx.log_request(&ep);
+            let resources = ctx
+                .client()?
+                .execute(ep)
+                .await
+                .map_err(|e| ctx.api_error(e, subject.clone()))?;
+            let Some(resource) = SpaceResource::choose(&resources, o.resource_id) else {
+                let offered: Vec<String> = resources
+                    .iter()
+                    .map(|r| format!("{} ({})", r.id, r.name))
+                    .collect();
+                return Err(CliError::Failed(match o.resource_id {
+                    Some(id) => format!(
+                        "space resource {id} is not offered by {}; choose one of: {}",
+                        ctx.config.endpoint,
+                        offered.join(", ")
+                    ),
+                    None => format!(
+                        "{} offers no available space resource; pass --resource-id (offered: {})",
+                        ctx.config.endpoint,
+                        offered.join(", ")
+                    ),
+                }));
+            };
+            let req = CreateSpaceReq::new(&generic, &o.space_sdk, resource);
+            created(ctx, endpoints::create_space(&req)).await
         }
         RepoKind::Code => created(ctx, endpoints::create_repo::<Code>(&generic)).await,
         RepoKind::Mcp => created(ctx, endpoints::create_repo::<McpServer>(&generic)).await,
