@@ -46,7 +46,7 @@ impl Default for DownloadConfig {
             max_workers: 8,
             // Chosen by `cargo xtask bench download` (see the README's figures).
             connections_per_file: 2,
-            chunk_size: 64 << 20,
+            chunk_size: 32 << 20,
             retry: RetryPolicy::default(),
             offline: false,
             force: false,
@@ -707,22 +707,18 @@ impl Downloader {
                     }
                 };
                 ctx.reporter.on_file_start(file.path.as_str(), file.size, 0);
-                let mut w = writer()?;
+                let mut w = StreamWriter::new(writer()?);
                 let mut resp = self.get(file, &s, None).await?;
                 while let Some(chunk) = resp
                     .chunk()
                     .await
                     .map_err(|e| transport(file, &e, attempt + 1))?
                 {
-                    std::io::Write::write_all(&mut w, &chunk).map_err(|e| TransferError::Io {
-                        path: w.temp_path().to_path_buf(),
-                        source: e,
-                    })?;
-                    ctx.reporter
-                        .on_file_progress(file.path.as_str(), chunk.len() as u64);
+                    let n = chunk.len() as u64;
+                    w.push(chunk).await?;
+                    ctx.reporter.on_file_progress(file.path.as_str(), n);
                 }
-                // fsync + rename off the async workers, so other files keep flowing.
-                blocking(move || w.finish()).await?;
+                w.finish().await?;
                 Ok::<(), TransferError>(())
             }
             .await;
@@ -830,19 +826,22 @@ impl Downloader {
                 let git = expected.sha256.is_none();
                 tokio::task::spawn_blocking(move || hash_in_order(&partial, &written, git, &stop))
             };
+            let commits = Commits::default();
             let results: Vec<Result<(), TransferError>> = futures_util::stream::iter(jobs)
                 .map(|(a, b)| {
                     let (partial, src, ctx) = (partial.clone(), src.clone(), ctx.clone());
-                    let written = written.clone();
+                    let (written, commits) = (written.clone(), &commits);
                     async move {
-                        self.fetch_range(&ctx, file, &partial, &written, &src, a..b)
+                        self.fetch_range(&ctx, file, &partial, &written, commits, &src, a..b)
                             .await
                     }
                 })
                 .buffer_unordered(self.config.connections_per_file.max(1))
                 .collect()
                 .await;
-            let failed = results.iter().any(Result::is_err);
+            // Commits land before anything else: a failed run still leaves its ranges recorded.
+            let committed = commits.wait_all(partial.path()).await;
+            let failed = results.iter().any(Result::is_err) || committed.is_err();
             if failed {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -853,6 +852,7 @@ impl Downloader {
             for r in results {
                 r?;
             }
+            committed?;
             let digests = digests?;
             let partial = Arc::try_unwrap(partial).map_err(|_| TransferError::Io {
                 path: PathBuf::from(file.path.as_str()),
@@ -890,25 +890,29 @@ impl Downloader {
 
     /// One range `[a, b)`, streamed to its offset; a failure resumes after the bytes already
     /// written, with backoff; an expired presigned URL is re-resolved.
+    ///
+    /// Disk work never runs on the async thread that drives the connections: buffers are written
+    /// on the blocking pool (one in flight per range, double-buffered) and the range's commit
+    /// (fdatasync + sidecar) is handed to `commits`, which the caller awaits before finishing.
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_range<L: PartialOwner>(
         &self,
         ctx: &Ctx,
         file: &RemoteFile,
-        partial: &csghub_cache::PartialBlob<L>,
-        written: &Written,
+        partial: &Arc<csghub_cache::PartialBlob<L>>,
+        written: &Arc<Written>,
+        commits: &Commits,
         src: &tokio::sync::RwLock<Source>,
         range: std::ops::Range<u64>,
     ) -> Result<(), TransferError> {
         let (a, b) = (range.start, range.end);
         let started = Instant::now();
         let mut attempt = 0;
-        let mut pos = a;
-        // Network chunks are small: gather them into fewer, larger writes.
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUF);
+        let mut w = RangeWriter::new(partial.clone(), written.clone(), a);
         loop {
             let s = src.read().await.clone();
             let result = async {
-                let resp = self.get(file, &s, Some((pos, b - 1))).await?;
+                let resp = self.get(file, &s, Some((w.received(), b - 1))).await?;
                 if resp.status() != StatusCode::PARTIAL_CONTENT {
                     return Err(http_error(
                         file,
@@ -924,7 +928,7 @@ impl Downloader {
                     .map_err(|e| transport(file, &e, attempt + 1))?
                 {
                     let n = chunk.len() as u64;
-                    if pos + buf.len() as u64 + n > b {
+                    if w.received() + n > b {
                         return Err(http_error(
                             file,
                             &s.url,
@@ -932,41 +936,28 @@ impl Downloader {
                             "more bytes than the range asked for",
                         ));
                     }
-                    buf.extend_from_slice(&chunk);
-                    if buf.len() >= WRITE_BUF {
-                        partial.write_at(pos, &buf)?;
-                        pos += buf.len() as u64;
-                        buf.clear();
-                        written.record(a, pos);
-                    }
+                    w.push(chunk).await?;
                     ctx.reporter.on_file_progress(file.path.as_str(), n);
                 }
-                if !buf.is_empty() {
-                    partial.write_at(pos, &buf)?;
-                    pos += buf.len() as u64;
-                    buf.clear();
-                    written.record(a, pos);
-                }
-                if pos != b {
+                if w.received() != b {
                     return Err(TransferError::Transport {
                         path: file.path.as_str().to_string(),
-                        message: format!("connection closed at byte {pos} of range {a}-{b}"),
+                        message: format!(
+                            "connection closed at byte {} of range {a}-{b}",
+                            w.received()
+                        ),
                         attempts: attempt + 1,
                     });
                 }
                 Ok(())
             }
             .await;
-            // Whatever arrived is kept: record it so a retry (or a later process) resumes there.
-            if !buf.is_empty() {
-                if partial.write_at(pos, &buf).is_ok() {
-                    pos += buf.len() as u64;
-                    written.record(a, pos);
-                }
-                buf.clear();
-            }
+            // Whatever arrived is kept: written out and committed so a retry (or a later
+            // process) resumes there.
+            let pos = w.flush().await?;
             if pos > a {
-                partial.commit_range(a..pos)?;
+                let p = partial.clone();
+                commits.push(tokio::task::spawn_blocking(move || p.commit_range(a..pos)));
             }
             match result {
                 Ok(()) => return Ok(()),
@@ -979,6 +970,267 @@ impl Downloader {
                 }
             }
         }
+    }
+}
+
+/// Streams one range into its partial file from the blocking pool: network chunks gather in
+/// [`Chunks`] of [`WRITE_BUF`]; a full batch is written while the next one fills (so at most two
+/// batches a range), and [`Written`] learns of bytes once they are in the file.
+struct RangeWriter<L: PartialOwner> {
+    partial: Arc<csghub_cache::PartialBlob<L>>,
+    written: Arc<Written>,
+    /// Start of the range (the key in [`Written`]).
+    start: u64,
+    /// Bytes of the range in the file (written and recorded).
+    pos: u64,
+    buf: Chunks,
+    /// The write in flight: it ends at `pos + len` and hands its batch back for reuse.
+    pending: Option<(u64, tokio::task::JoinHandle<Result<Chunks, CacheError>>)>,
+}
+
+impl<L: PartialOwner> RangeWriter<L> {
+    fn new(partial: Arc<csghub_cache::PartialBlob<L>>, written: Arc<Written>, start: u64) -> Self {
+        RangeWriter {
+            partial,
+            written,
+            start,
+            pos: start,
+            buf: Chunks::default(),
+            pending: None,
+        }
+    }
+
+    /// Offset of the next byte to arrive (written, in flight or buffered).
+    fn received(&self) -> u64 {
+        self.pos + self.pending.as_ref().map_or(0, |p| p.0) + self.buf.len() as u64
+    }
+
+    async fn push(&mut self, data: bytes::Bytes) -> Result<(), TransferError> {
+        self.buf.push(data);
+        if self.buf.len() >= WRITE_BUF {
+            let spare = self.wait().await?;
+            self.send(spare);
+        }
+        Ok(())
+    }
+
+    /// Start writing the batch; `spare` becomes the next one.
+    fn send(&mut self, spare: Chunks) {
+        let mut data = std::mem::replace(&mut self.buf, spare);
+        let (partial, at, len) = (self.partial.clone(), self.pos, data.len() as u64);
+        let h = tokio::task::spawn_blocking(move || {
+            let mut at = at;
+            for c in data.parts() {
+                partial.write_at(at, c)?;
+                at += c.len() as u64;
+            }
+            Ok(data)
+        });
+        self.pending = Some((len, h));
+    }
+
+    /// Wait for the write in flight; returns an empty batch to fill next.
+    async fn wait(&mut self) -> Result<Chunks, TransferError> {
+        let Some((len, h)) = self.pending.take() else {
+            return Ok(Chunks::default());
+        };
+        let done = match h.await {
+            Ok(r) => r.map_err(TransferError::from),
+            Err(e) => Err(TransferError::Io {
+                path: self.partial.path().to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        };
+        let mut data = match done {
+            Ok(d) => d,
+            Err(e) => {
+                // The bytes after a failed write would land at the wrong offset: drop them, so
+                // a retry asks for everything from `pos` again.
+                self.buf.clear();
+                return Err(e);
+            }
+        };
+        self.pos += len;
+        self.written.record(self.start, self.pos);
+        data.clear();
+        Ok(data)
+    }
+
+    /// Write out everything received; returns the end of the range's bytes in the file.
+    async fn flush(&mut self) -> Result<u64, TransferError> {
+        let spare = self.wait().await?;
+        if !self.buf.is_empty() {
+            self.send(spare);
+            self.wait().await?;
+        }
+        Ok(self.pos)
+    }
+}
+
+/// Streams a whole file into a [`BlobWriter`] from the blocking pool, so hashing and writing
+/// one file never holds up the connections of the others: chunks gather in [`Chunks`] of
+/// [`WRITE_BUF`], and a full batch is hashed and written (with the writer moved along) while the
+/// next one fills. A file smaller than a batch is written by the closing task in one go.
+struct StreamWriter {
+    /// The writer, when no write holds it.
+    writer: Option<BlobWriter>,
+    temp: PathBuf,
+    buf: Chunks,
+    pending: Option<tokio::task::JoinHandle<std::io::Result<(BlobWriter, Chunks)>>>,
+}
+
+impl StreamWriter {
+    fn new(writer: BlobWriter) -> Self {
+        StreamWriter {
+            temp: writer.temp_path().to_path_buf(),
+            writer: Some(writer),
+            buf: Chunks::default(),
+            pending: None,
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> TransferError {
+        TransferError::Io {
+            path: self.temp.clone(),
+            source,
+        }
+    }
+
+    /// The writer back from the write in flight, and a batch to fill next.
+    async fn take(&mut self) -> Result<(BlobWriter, Chunks), TransferError> {
+        if let Some(h) = self.pending.take() {
+            let (w, mut spare) = h
+                .await
+                .map_err(|e| self.io(std::io::Error::other(e.to_string())))?
+                .map_err(|e| self.io(e))?;
+            spare.clear();
+            return Ok((w, spare));
+        }
+        let w = self
+            .writer
+            .take()
+            .ok_or_else(|| self.io(std::io::Error::other("blob writer already closed")))?;
+        Ok((w, Chunks::default()))
+    }
+
+    async fn push(&mut self, data: bytes::Bytes) -> Result<(), TransferError> {
+        self.buf.push(data);
+        if self.buf.len() >= WRITE_BUF {
+            let (mut w, spare) = self.take().await?;
+            let mut data = std::mem::replace(&mut self.buf, spare);
+            self.pending = Some(tokio::task::spawn_blocking(move || {
+                for c in data.parts() {
+                    std::io::Write::write_all(&mut w, c)?;
+                }
+                Ok((w, data))
+            }));
+        }
+        Ok(())
+    }
+
+    /// Write the rest, verify, fsync (if the writer does) and rename, off the async thread.
+    async fn finish(mut self) -> Result<(), TransferError> {
+        let (mut w, _) = self.take().await?;
+        let mut rest = std::mem::take(&mut self.buf);
+        let temp = self.temp.clone();
+        blocking(move || {
+            for c in rest.parts() {
+                std::io::Write::write_all(&mut w, c).map_err(|source| CacheError::Io {
+                    op: "write",
+                    path: temp.clone(),
+                    source,
+                })?;
+            }
+            w.finish()
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// A batch of received bytes on its way to disk. Network chunks are kept as they came (no copy);
+/// small ones are gathered into one buffer first, so a batch never costs a write call per few
+/// kilobytes.
+#[derive(Default)]
+struct Chunks {
+    parts: Vec<bytes::Bytes>,
+    /// Small chunks being gathered (the last part, once sealed).
+    tail: bytes::BytesMut,
+    len: usize,
+}
+
+/// Chunks below this size are copied into the batch's tail instead of kept whole.
+const SMALL_CHUNK: usize = 64 << 10;
+
+impl Chunks {
+    fn push(&mut self, c: bytes::Bytes) {
+        self.len += c.len();
+        if c.len() < SMALL_CHUNK {
+            self.tail.extend_from_slice(&c);
+        } else {
+            self.seal();
+            self.parts.push(c);
+        }
+    }
+
+    fn seal(&mut self) {
+        if !self.tail.is_empty() {
+            self.parts.push(self.tail.split().freeze());
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.parts.clear();
+        self.tail.clear();
+        self.len = 0;
+    }
+
+    /// The bytes in order (seals the tail).
+    fn parts(&mut self) -> impl Iterator<Item = &[u8]> {
+        self.seal();
+        self.parts.iter().map(|b| &b[..])
+    }
+}
+
+/// Range commits running on the blocking pool; all of them succeed before a partial is finished.
+#[derive(Default)]
+struct Commits(std::sync::Mutex<Vec<tokio::task::JoinHandle<Result<(), CacheError>>>>);
+
+impl Commits {
+    fn push(&self, h: tokio::task::JoinHandle<Result<(), CacheError>>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(h);
+        }
+    }
+
+    async fn wait_all(&self, path: &std::path::Path) -> Result<(), TransferError> {
+        let handles = self
+            .0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        let mut first = Ok(());
+        for h in handles {
+            let r = match h.await {
+                Ok(r) => r.map_err(TransferError::from),
+                Err(e) => Err(TransferError::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            };
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
     }
 }
 

@@ -494,7 +494,8 @@ async fn a_flipped_byte_is_retried_once_then_fails_leaving_nothing_visible() {
     req.files = vec!["data/medium.jsonl".into()];
     t.hub.faults().push(
         Matcher::route("resolve").path("medium.jsonl"),
-        [Fault::FlipByte(1), Fault::FlipByte(2)],
+        // The second flip lands in the third 1 MiB write batch of the streamed file.
+        [Fault::FlipByte(1), Fault::FlipByte((2 << 20) + 5)],
     );
     let err = d.download(&req, Arc::new(NoProgress)).await.unwrap_err();
     assert!(matches!(err, TransferError::Checksum { .. }), "{err:?}");
