@@ -845,10 +845,7 @@ impl Downloader {
             if failed {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            let digests = hasher.await.map_err(|e| TransferError::Io {
-                path: partial.path().to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            let digests = hasher.await.map_err(|e| join_error(partial.path(), e))?;
             for r in results {
                 r?;
             }
@@ -1036,10 +1033,7 @@ impl<L: PartialOwner> RangeWriter<L> {
         };
         let done = match h.await {
             Ok(r) => r.map_err(TransferError::from),
-            Err(e) => Err(TransferError::Io {
-                path: self.partial.path().to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            }),
+            Err(e) => Err(join_error(self.partial.path(), e)),
         };
         let mut data = match done {
             Ok(d) => d,
@@ -1101,7 +1095,7 @@ impl StreamWriter {
         if let Some(h) = self.pending.take() {
             let (w, mut spare) = h
                 .await
-                .map_err(|e| self.io(std::io::Error::other(e.to_string())))?
+                .map_err(|e| join_error(&self.temp, e))?
                 .map_err(|e| self.io(e))?;
             spare.clear();
             return Ok((w, spare));
@@ -1221,10 +1215,7 @@ impl Commits {
         for h in handles {
             let r = match h.await {
                 Ok(r) => r.map_err(TransferError::from),
-                Err(e) => Err(TransferError::Io {
-                    path: path.to_path_buf(),
-                    source: std::io::Error::other(e.to_string()),
-                }),
+                Err(e) => Err(join_error(path, e)),
             };
             if first.is_ok() {
                 first = r;
@@ -1351,11 +1342,16 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, TransferError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| TransferError::Io {
-            path: PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        })?
+        .map_err(|e| join_error(std::path::Path::new(""), e))?
         .map_err(TransferError::from)
+}
+
+/// A blocking task that panicked or was cancelled, as an I/O error on the file it worked on.
+fn join_error(path: &std::path::Path, e: tokio::task::JoinError) -> TransferError {
+    TransferError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// Hash a partial file front to back as its completed prefix grows (reading back what the range
