@@ -764,21 +764,7 @@ async fn create_branch(ctx: &Ctx, start: Option<&str>) -> Result<(), TransferErr
     let b64 = base64::engine::general_purpose::STANDARD;
     let Some(start) = start else {
         // Empty repo: the first commit creates the branch.
-        let req = CreateFileReq {
-            branch: ctx.revision.clone(),
-            message,
-            content: Some(b64.encode(DEFAULT_GITATTRIBUTES)),
-            ..CreateFileReq::default()
-        };
-        ctx.client
-            .execute(endpoints::create_file(
-                ctx.kind,
-                &ctx.repo,
-                ".gitattributes",
-                &req,
-            )?)
-            .await?;
-        return Ok(());
+        return add_default_gitattributes(ctx, ctx.revision.clone(), None, message).await;
     };
     let url = ctx
         .client
@@ -823,23 +809,35 @@ async fn create_branch(ctx: &Ctx, start: Option<&str>) -> Result<(), TransferErr
                 .await?;
         }
         None => {
-            let req = CreateFileReq {
-                branch: start.to_string(),
-                new_branch: Some(ctx.revision.clone()),
-                message,
-                content: Some(b64.encode(DEFAULT_GITATTRIBUTES)),
-                ..CreateFileReq::default()
-            };
-            ctx.client
-                .execute(endpoints::create_file(
-                    ctx.kind,
-                    &ctx.repo,
-                    ".gitattributes",
-                    &req,
-                )?)
-                .await?;
+            let branch = Some(ctx.revision.clone());
+            add_default_gitattributes(ctx, start.to_string(), branch, message).await?;
         }
     }
+    Ok(())
+}
+
+/// Commit pycsghub's default `.gitattributes` to `branch` (or to `new_branch` made from it).
+async fn add_default_gitattributes(
+    ctx: &Ctx,
+    branch: String,
+    new_branch: Option<String>,
+    message: String,
+) -> Result<(), TransferError> {
+    let req = CreateFileReq {
+        branch,
+        new_branch,
+        message,
+        content: Some(base64::engine::general_purpose::STANDARD.encode(DEFAULT_GITATTRIBUTES)),
+        ..CreateFileReq::default()
+    };
+    ctx.client
+        .execute(endpoints::create_file(
+            ctx.kind,
+            &ctx.repo,
+            ".gitattributes",
+            &req,
+        )?)
+        .await?;
     Ok(())
 }
 
