@@ -242,17 +242,26 @@ fn child(
     cache: &Path,
 ) -> Result<(f64, u64), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .args([
-            "bench-child",
-            url,
-            repo,
-            &conns.to_string(),
-            &chunk_mib.to_string(),
-        ])
-        .arg(cache)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let v = run_child(
+        Command::new(exe)
+            .args([
+                "bench-child",
+                url,
+                repo,
+                &conns.to_string(),
+                &chunk_mib.to_string(),
+            ])
+            .arg(cache),
+    )?;
+    Ok((
+        v["secs"].as_f64().unwrap_or(f64::NAN),
+        v["peak_rss_kib"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// Run one measured child process; its stdout is one JSON object.
+fn run_child(cmd: &mut Command) -> Result<serde_json::Value, String> {
+    let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!(
             "bench child failed: {}",
@@ -260,12 +269,7 @@ fn child(
         ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("bench child output {text:?}: {e}"))?;
-    Ok((
-        v["secs"].as_f64().unwrap_or(f64::NAN),
-        v["peak_rss_kib"].as_u64().unwrap_or(0),
-    ))
+    serde_json::from_str(text.trim()).map_err(|e| format!("bench child output {text:?}: {e}"))
 }
 
 /// `reader`: open and index a 1 GiB model in 4 shards and view every tensor, against Python's
@@ -362,20 +366,11 @@ fn upload_case(hub: &LocalHub, path: &Path, what: &str, rate: f64) -> Result<(),
     let log_before = hub.faults().log().len();
     let hub_cpu = cpu_secs();
     let t0 = Instant::now();
-    let out = Command::new(exe)
-        .args(["bench-child", "upload", hub.url(), seed::ALICE_TOKEN])
-        .arg(path)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "bench child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| format!("bench child output {text:?}: {e}"))?;
+    let v = run_child(
+        Command::new(exe)
+            .args(["bench-child", "upload", hub.url(), seed::ALICE_TOKEN])
+            .arg(path),
+    )?;
     let secs = v["secs"].as_f64().unwrap_or(f64::NAN);
     let throughput = BIG as f64 / secs;
     let log = hub.faults().log();
